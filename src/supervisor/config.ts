@@ -1,0 +1,381 @@
+// Agent configuration: `/opt/deployments/{app}/config.yml`, `monitoring:` section exactly as in
+// the product spec, plus `.env.production` beside it. Validated once into a deep-frozen object;
+// every error names the file, the line and the field path.
+
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Node } from 'yaml';
+import { ConfigError, ObservError, type ConfigIssue } from '../errors.js';
+
+export type Placement = 'isolated' | 'compact';
+
+export interface StatusRange {
+  min: number;
+  max: number;
+}
+
+export interface BodyExpectation {
+  kind: 'substring' | 'regex';
+  /** The substring, or the regex source. */
+  value: string;
+  /** Regex flags (only for kind 'regex'). */
+  flags: string;
+}
+
+export interface HealthCheckConfig {
+  url: string;
+  /** Seconds between checks. */
+  interval: number;
+  /** Seconds; one deadline for DNS, connect, TLS, headers and body. */
+  timeout: number;
+  method: string;
+  headers: Record<string, string>;
+  expectStatus: StatusRange[];
+  expectBody: BodyExpectation | null;
+  followRedirects: boolean;
+}
+
+export interface AgentConfig {
+  app: string;
+  vpsName: string;
+  configFile: string;
+  stateDir: string;
+  enabled: boolean;
+  postgresUrl: string;
+  /** Seconds, ≥ 10. */
+  collectionInterval: number;
+  healthChecks: HealthCheckConfig[];
+  logFiles: string[];
+  /** Seconds between writer flushes (the writer also flushes on rows/bytes). */
+  flushInterval: number;
+  placement: Placement;
+  maxLineBytes: number;
+  spoolMaxBytes: number;
+  /** Path whose filesystem is reported as the spec's disk_percent / disk_gb. */
+  diskPath: string;
+}
+
+export const DEFAULTS = {
+  enabled: false,
+  collectionInterval: 60,
+  minCollectionInterval: 10,
+  healthCheckTimeout: 5,
+  flushInterval: 5,
+  placement: 'isolated' as Placement,
+  maxLineBytes: 64 * 1024,
+  spoolMaxMb: 256,
+  deploymentsDir: '/opt/deployments',
+  stateRoot: '/var/lib/observ',
+};
+
+export interface LoadOptions {
+  app: string;
+  configFile?: string;
+  stateDir?: string;
+  vpsName?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Called for each non-fatal finding (unknown keys). */
+  warn?: (message: string) => void;
+}
+
+export function defaultConfigPath(app: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.OBSERV_DEPLOYMENTS_DIR || DEFAULTS.deploymentsDir, app, 'config.yml');
+}
+
+/** Parses a dotenv file: KEY=VALUE, optional `export `, quotes, # comments. */
+export function parseDotenv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2]!;
+    if ((value.startsWith('"') && value.endsWith('"') && value.length >= 2)) {
+      value = value.slice(1, -1).replace(/\\n/g, '\n').replace(/\\"/g, '"');
+    } else if (value.startsWith("'") && value.endsWith("'") && value.length >= 2) {
+      value = value.slice(1, -1);
+    } else {
+      value = value.replace(/\s+#.*$/, '');
+    }
+    out[m[1]!] = value;
+  }
+  return out;
+}
+
+const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
+
+export function loadAgentConfig(options: LoadOptions): AgentConfig {
+  const env = options.env ?? process.env;
+  if (!APP_NAME.test(options.app)) {
+    throw new ObservError('OBS_ERR_USAGE', `app name "${options.app}" must be letters, digits, '.', '_', '-' or '@'`);
+  }
+  const file = resolve(options.configFile ?? defaultConfigPath(options.app, env));
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ObservError('OBS_ERR_CONFIG_NOT_FOUND', `config not found: ${file} (${(err as NodeJS.ErrnoException).code ?? err}); ` +
+      `create it with a monitoring: section, or pass --config FILE`, { cause: err });
+  }
+  const dotenvFile = join(dirname(file), '.env.production');
+  const dotenv = existsSync(dotenvFile) ? parseDotenv(readFileSync(dotenvFile, 'utf8')) : {};
+  // The process environment wins over .env.production, as with every dotenv loader.
+  const vars: Record<string, string | undefined> = { ...dotenv, ...env };
+  return parseAgentConfig(text, {
+    file,
+    app: options.app,
+    vars,
+    stateDir: options.stateDir ?? join(DEFAULTS.stateRoot, options.app),
+    vpsName: options.vpsName ?? env.OBSERV_VPS_NAME ?? hostname(),
+    warn: options.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)),
+  });
+}
+
+interface ParseContext {
+  file: string;
+  app: string;
+  vars: Record<string, string | undefined>;
+  stateDir: string;
+  vpsName: string;
+  warn: (message: string) => void;
+}
+
+type PathSeg = string | number;
+
+function pathString(path: PathSeg[]): string {
+  let s = '';
+  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : (s ? `.${seg}` : seg);
+  return s;
+}
+
+export function parseAgentConfig(text: string, ctx: ParseContext): AgentConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const issues: ConfigIssue[] = [];
+  const lineAt = (offset: number | undefined) => (offset === undefined ? null : lineCounter.linePos(offset).line);
+  for (const e of doc.errors) {
+    issues.push({ file: ctx.file, line: lineAt(e.pos[0]), path: '(yaml)', message: e.message.split('\n')[0]! });
+  }
+  if (issues.length) throw new ConfigError(issues);
+
+  /** The YAML node at a path (or the deepest existing ancestor), for line numbers. */
+  const nodeAt = (path: PathSeg[]): Node | null => {
+    let node: unknown = doc.contents;
+    let last: Node | null = (doc.contents as Node | null) ?? null;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === seg);
+        if (!pair) break;
+        node = pair.value ?? pair.key;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        node = node.items[seg];
+      } else break;
+      if (node && typeof node === 'object' && 'range' in node) last = node as Node;
+    }
+    return last;
+  };
+  const lineOf = (path: PathSeg[]) => lineAt(nodeAt(path)?.range?.[0]);
+  const fail = (path: PathSeg[], message: string) => {
+    issues.push({ file: ctx.file, line: lineOf(path), path: pathString(path), message });
+  };
+  const warnUnknown = (obj: Record<string, unknown>, known: string[], path: PathSeg[]) => {
+    for (const key of Object.keys(obj)) {
+      if (!known.includes(key)) {
+        const where = `${ctx.file}:${lineOf([...path, key]) ?? '?'}`;
+        ctx.warn(`${where} ${pathString([...path, key])} is not a known setting and is ignored`);
+      }
+    }
+  };
+
+  const root = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (root === null || root === undefined || typeof root !== 'object' || Array.isArray(root)) {
+    issues.push({ file: ctx.file, line: 1, path: 'monitoring', message: 'is required (the file must be a mapping with a monitoring: section)' });
+    throw new ConfigError(issues);
+  }
+  const monitoringRaw = (root as Record<string, unknown>).monitoring;
+  if (monitoringRaw === undefined || monitoringRaw === null || typeof monitoringRaw !== 'object' || Array.isArray(monitoringRaw)) {
+    fail(['monitoring'], 'is required and must be a mapping');
+    throw new ConfigError(issues);
+  }
+  const m = monitoringRaw as Record<string, unknown>;
+  const base = ['monitoring'];
+
+  /** `${VAR}` / `${VAR:-default}` expansion and the `{app}` placeholder in every string. */
+  const expand = (value: string, path: PathSeg[]): string => {
+    const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_all, name: string, fallback: string | undefined) => {
+      const v = ctx.vars[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      fail(path, `refers to \${${name}}, which is not set in the environment or in .env.production`);
+      return '';
+    });
+    return out.replace(/\{app\}/g, ctx.app);
+  };
+
+  const bool = (key: string, dflt: boolean): boolean => {
+    const v = m[key];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'boolean') { fail([...base, key], `must be true or false (got ${JSON.stringify(v)})`); return dflt; }
+    return v;
+  };
+  const int = (obj: Record<string, unknown>, key: string, path: PathSeg[], dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const v = obj[key];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v)) { fail([...path, key], `must be an integer (got ${JSON.stringify(v)})`); return dflt; }
+    if (v < min) { fail([...path, key], `must be ≥ ${min} (got ${v})`); return dflt; }
+    if (v > max) { fail([...path, key], `must be ≤ ${max} (got ${v})`); return dflt; }
+    return v;
+  };
+
+  warnUnknown(m, ['enabled', 'postgres_url', 'collection_interval', 'health_checks', 'log_files', 'flush_interval',
+    'placement', 'max_line_bytes', 'spool_max_mb', 'disk_path'], base);
+
+  const enabled = bool('enabled', DEFAULTS.enabled);
+
+  let postgresUrl = '';
+  if (m.postgres_url === undefined || m.postgres_url === null || m.postgres_url === '') {
+    fail([...base, 'postgres_url'], 'is required (e.g. ${OBSERV_DB_URL})');
+  } else if (typeof m.postgres_url !== 'string') {
+    fail([...base, 'postgres_url'], 'must be a string');
+  } else {
+    postgresUrl = expand(m.postgres_url, [...base, 'postgres_url']);
+    if (postgresUrl && !/^postgres(ql)?:\/\//.test(postgresUrl)) {
+      fail([...base, 'postgres_url'], 'must be a postgresql:// connection string');
+    }
+  }
+
+  const collectionInterval = int(m, 'collection_interval', base, DEFAULTS.collectionInterval, DEFAULTS.minCollectionInterval, 86400);
+  const flushInterval = int(m, 'flush_interval', base, DEFAULTS.flushInterval, 1, 3600);
+  const maxLineBytes = int(m, 'max_line_bytes', base, DEFAULTS.maxLineBytes, 1024, 16 * 1024 * 1024);
+  const spoolMaxBytes = int(m, 'spool_max_mb', base, DEFAULTS.spoolMaxMb, 1, 1024 * 1024) * 1024 * 1024;
+
+  let placement: Placement = DEFAULTS.placement;
+  if (m.placement !== undefined && m.placement !== null) {
+    if (m.placement === 'isolated' || m.placement === 'compact') placement = m.placement;
+    else fail([...base, 'placement'], `must be "isolated" or "compact" (got ${JSON.stringify(m.placement)})`);
+  }
+
+  let diskPath = '/';
+  if (m.disk_path !== undefined && m.disk_path !== null) {
+    if (typeof m.disk_path !== 'string' || !m.disk_path) fail([...base, 'disk_path'], 'must be a path');
+    else diskPath = expand(m.disk_path, [...base, 'disk_path']);
+  }
+
+  const healthChecks: HealthCheckConfig[] = [];
+  const hcRaw = m.health_checks;
+  if (hcRaw !== undefined && hcRaw !== null) {
+    if (!Array.isArray(hcRaw)) fail([...base, 'health_checks'], 'must be a list of checks');
+    else hcRaw.forEach((item: unknown, i: number) => {
+      const path = [...base, 'health_checks', i];
+      if (typeof item === 'string') item = { url: item };
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) { fail(path, 'must be a mapping with url, interval, timeout'); return; }
+      const c = item as Record<string, unknown>;
+      warnUnknown(c, ['url', 'interval', 'timeout', 'method', 'headers', 'expect_status', 'expect_body', 'follow_redirects'], path);
+      let url = '';
+      if (typeof c.url !== 'string' || !c.url) fail([...path, 'url'], 'is required and must be a string');
+      else {
+        url = expand(c.url, [...path, 'url']);
+        try {
+          const u = new URL(url);
+          if (u.protocol !== 'http:' && u.protocol !== 'https:') fail([...path, 'url'], `must be http:// or https:// (got ${u.protocol})`);
+        } catch {
+          fail([...path, 'url'], `is not a valid URL (got ${JSON.stringify(url)})`);
+        }
+      }
+      const interval = int(c, 'interval', path, collectionInterval, 1, 86400);
+      const timeout = int(c, 'timeout', path, DEFAULTS.healthCheckTimeout, 1, 600);
+      if (timeout > interval) fail([...path, 'timeout'], `must be ≤ interval (${timeout} > ${interval})`);
+      let method = 'GET';
+      if (c.method !== undefined && c.method !== null) {
+        if (typeof c.method !== 'string' || !/^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$/i.test(c.method)) fail([...path, 'method'], 'must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+        else method = c.method.toUpperCase();
+      }
+      const headers: Record<string, string> = {};
+      if (c.headers !== undefined && c.headers !== null) {
+        if (typeof c.headers !== 'object' || Array.isArray(c.headers)) fail([...path, 'headers'], 'must be a mapping of header names to values');
+        else for (const [k, v] of Object.entries(c.headers as Record<string, unknown>)) {
+          if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) fail([...path, 'headers', k], 'is not a valid header name');
+          else if (typeof v !== 'string' && typeof v !== 'number') fail([...path, 'headers', k], 'must be a string');
+          else headers[k] = expand(String(v), [...path, 'headers', k]);
+        }
+      }
+      const expectStatus = parseExpectStatus(c.expect_status, [...path, 'expect_status'], fail);
+      let expectBody: BodyExpectation | null = null;
+      if (c.expect_body !== undefined && c.expect_body !== null) {
+        if (typeof c.expect_body !== 'string' || !c.expect_body) fail([...path, 'expect_body'], 'must be a non-empty string (a substring, or /regex/flags)');
+        else {
+          const re = /^\/(.+)\/([a-z]*)$/s.exec(c.expect_body);
+          if (re) {
+            try { new RegExp(re[1]!, re[2]); expectBody = { kind: 'regex', value: re[1]!, flags: re[2]! }; }
+            catch (err) { fail([...path, 'expect_body'], `is not a valid regular expression: ${(err as Error).message}`); }
+          } else expectBody = { kind: 'substring', value: c.expect_body, flags: '' };
+        }
+      }
+      let followRedirects = false;
+      if (c.follow_redirects !== undefined && c.follow_redirects !== null) {
+        if (typeof c.follow_redirects !== 'boolean') fail([...path, 'follow_redirects'], 'must be true or false');
+        else followRedirects = c.follow_redirects;
+      }
+      healthChecks.push({ url, interval, timeout, method, headers, expectStatus, expectBody, followRedirects });
+    });
+  }
+
+  const logFiles: string[] = [];
+  const lfRaw = m.log_files;
+  if (lfRaw !== undefined && lfRaw !== null) {
+    if (!Array.isArray(lfRaw)) fail([...base, 'log_files'], 'must be a list of file paths');
+    else lfRaw.forEach((item: unknown, i: number) => {
+      const path = [...base, 'log_files', i];
+      if (typeof item !== 'string' || !item) { fail(path, 'must be a file path'); return; }
+      const p = expand(item, path);
+      if (!p.startsWith('/')) { fail(path, `must be an absolute path (got ${JSON.stringify(p)})`); return; }
+      if (logFiles.includes(p)) { fail(path, `is listed twice (${p})`); return; }
+      logFiles.push(p);
+    });
+  }
+
+  if (issues.length) throw new ConfigError(issues);
+  return deepFreeze({
+    app: ctx.app,
+    vpsName: ctx.vpsName,
+    configFile: ctx.file,
+    stateDir: ctx.stateDir,
+    enabled,
+    postgresUrl,
+    collectionInterval,
+    healthChecks,
+    logFiles,
+    flushInterval,
+    placement,
+    maxLineBytes,
+    spoolMaxBytes,
+    diskPath,
+  });
+}
+
+function parseExpectStatus(raw: unknown, path: PathSeg[], fail: (path: PathSeg[], message: string) => void): StatusRange[] {
+  // Default: 2xx and 3xx count as healthy (Uptime Kuma's default too).
+  if (raw === undefined || raw === null) return [{ min: 200, max: 399 }];
+  const items = Array.isArray(raw) ? raw : [raw];
+  const out: StatusRange[] = [];
+  items.forEach((item: unknown, i: number) => {
+    const p = Array.isArray(raw) ? [...path, i] : path;
+    const s = String(item).trim();
+    let m: RegExpExecArray | null;
+    if ((m = /^(\d{3})$/.exec(s))) out.push({ min: +m[1]!, max: +m[1]! });
+    else if ((m = /^(\d{3})\s*-\s*(\d{3})$/.exec(s)) && +m[1]! <= +m[2]!) out.push({ min: +m[1]!, max: +m[2]! });
+    else if ((m = /^([1-5])xx$/i.exec(s))) out.push({ min: +m[1]! * 100, max: +m[1]! * 100 + 99 });
+    else fail(p, `must be a status code (200), a range (200-299) or a class (2xx) (got ${JSON.stringify(item)})`);
+  });
+  return out;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
