@@ -78,6 +78,8 @@ export interface LogRecord {
   message: string;
   /** JSON-serialisable object, stored as JSONB. */
   context: Record<string, unknown> | null;
+  /** An error attached to the line (logcore `exception`: type, message, stack, cause chain), stored as JSONB. */
+  exception: Record<string, unknown> | null;
   /** Set when the line could not be parsed as intended: 'invalid_json', 'invalid_utf8', 'truncated', 'nul_removed'… */
   flags: string[];
   /** The original line when it was not stored faithfully otherwise (invalid JSON, truncated). */
