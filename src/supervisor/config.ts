@@ -122,7 +122,8 @@ export function loadAgentConfig(options: LoadOptions): AgentConfig {
   const dotenvFile = join(dirname(file), '.env.production');
   const dotenv = existsSync(dotenvFile) ? parseDotenv(readFileSync(dotenvFile, 'utf8')) : {};
   // The process environment wins over .env.production, as with every dotenv loader.
-  const vars: Record<string, string | undefined> = { ...dotenv, ...env };
+  const vars: Record<string, string | undefined> = { ...dotenv };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') vars[k] = v;
   return parseAgentConfig(text, {
     file,
     app: options.app,

