@@ -15,6 +15,14 @@ Usage:
         run the hub (dashboard, API, live stream) against $OBSERV_DB_URL
   observ db migrate
         apply missing schema migrations to $OBSERV_DB_URL
+  observ db retention [--dry-run]
+        drop data past its retention (daily partitions), for cron users
+  observ db rollup
+        fold per-minute data into hourly aggregates
+  observ install APP [--dry-run]
+        set up obs-agent@APP under systemd (checks the config first)
+  observ doctor APP
+        check config, database, log files and health URLs for APP, with fixes
   observ version
 
 Environment:
@@ -30,6 +38,8 @@ export async function main(argv: string[]): Promise<void> {
       case 'hub': return await hubCommand(rest);
       case 'db': return await dbCommand(rest);
       case 'start': return await (await import('./start.js')).startCommand(rest);
+      case 'install': return await (await import('./ops/install.js')).installCommand(rest);
+      case 'doctor': return await (await import('./ops/doctor.js')).doctorCommand(rest);
       case 'version': case '--version': case '-v': {
         const { AGENT_VERSION } = await import('./workers/writer/writer.js');
         process.stdout.write(`observ ${AGENT_VERSION} (node ${process.version})\n`);
@@ -143,7 +153,9 @@ export function parsePort(value: string): number {
 
 async function dbCommand(rest: string[]): Promise<void> {
   const [sub] = rest;
-  if (sub !== 'migrate') throw new ObservError('OBS_ERR_USAGE', `usage: observ db migrate`);
+  if (sub === 'retention') return (await import('./ops/retention.js')).retentionCommand(rest.slice(1));
+  if (sub === 'rollup') return (await import('./ops/rollup.js')).rollupCommand(rest.slice(1));
+  if (sub !== 'migrate') throw new ObservError('OBS_ERR_USAGE', `usage: observ db migrate | retention | rollup`);
   const url = requireDbUrl();
   const { connect } = await import('./db/pg.js');
   const { migrate, schemaVersion } = await import('./db/migrate.js');
