@@ -1,0 +1,169 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadAgentConfig, parseDotenv, defaultConfigPath } from '../../src/supervisor/config.js';
+import { ConfigError, ObservError } from '../../src/errors.js';
+
+function deployment(yaml: string, dotenv?: string): { root: string; file: string } {
+  const root = mkdtempSync(join(tmpdir(), 'observ-config-'));
+  mkdirSync(join(root, 'my-app'));
+  const file = join(root, 'my-app', 'config.yml');
+  writeFileSync(file, yaml);
+  if (dotenv !== undefined) writeFileSync(join(root, 'my-app', '.env.production'), dotenv);
+  return { root, file };
+}
+
+const SPEC_EXAMPLE = `monitoring:
+  enabled: true
+  postgres_url: \${OBSERV_DB_URL}
+  collection_interval: 60
+  health_checks:
+    - url: http://localhost:8000/health
+      interval: 30
+      timeout: 5
+  log_files:
+    - /opt/deployments/{app}/current/logs/app.log
+`;
+
+test('the spec example loads from $OBSERV_DEPLOYMENTS_DIR/APP/config.yml with .env.production beside it', () => {
+  const { root } = deployment(SPEC_EXAMPLE, 'OBSERV_DB_URL=postgresql://user:pass@db.host:5432/observ_metrics\n');
+  const c = loadAgentConfig({ app: 'my-app', env: { OBSERV_DEPLOYMENTS_DIR: root }, vpsName: 'vps-1', warn: () => {} });
+  assert.equal(c.enabled, true);
+  assert.equal(c.postgresUrl, 'postgresql://user:pass@db.host:5432/observ_metrics');
+  assert.equal(c.collectionInterval, 60);
+  assert.deepEqual(c.healthChecks.map((h) => [h.url, h.interval, h.timeout]), [['http://localhost:8000/health', 30, 5]]);
+  assert.deepEqual(c.logFiles, ['/opt/deployments/my-app/current/logs/app.log']);
+  assert.equal(c.stateDir, '/var/lib/observ/my-app');
+  assert.equal(c.vpsName, 'vps-1');
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.healthChecks[0]), 'config is deep-frozen');
+});
+
+test('defaults follow the spec: disabled, 60 s interval, check interval = collection_interval, timeout 5, no log files', () => {
+  const { file } = deployment('monitoring:\n  postgres_url: postgresql://u:p@h/db\n  health_checks:\n    - url: http://x/health\n');
+  const c = loadAgentConfig({ app: 'my-app', configFile: file, env: {}, warn: () => {} });
+  assert.equal(c.enabled, false);
+  assert.equal(c.collectionInterval, 60);
+  assert.equal(c.healthChecks[0]!.interval, 60);
+  assert.equal(c.healthChecks[0]!.timeout, 5);
+  assert.deepEqual(c.healthChecks[0]!.expectStatus, [{ min: 200, max: 399 }]);
+  assert.deepEqual(c.logFiles, []);
+  assert.equal(c.placement, 'isolated');
+});
+
+test('the process environment wins over .env.production', () => {
+  const { file } = deployment(SPEC_EXAMPLE, 'OBSERV_DB_URL=postgresql://from:file@h/db\n');
+  const c = loadAgentConfig({ app: 'my-app', configFile: file, env: { OBSERV_DB_URL: 'postgresql://from:env@h/db' }, warn: () => {} });
+  assert.equal(c.postgresUrl, 'postgresql://from:env@h/db');
+});
+
+test('default config path is /opt/deployments/APP/config.yml', () => {
+  assert.equal(defaultConfigPath('shop', {}), '/opt/deployments/shop/config.yml');
+  assert.equal(defaultConfigPath('shop', { OBSERV_DEPLOYMENTS_DIR: '/srv/apps' }), '/srv/apps/shop/config.yml');
+});
+
+function issuesOf(yaml: string, env: Record<string, string> = {}): string {
+  const { file } = deployment(yaml);
+  try {
+    loadAgentConfig({ app: 'my-app', configFile: file, env, warn: () => {} });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+    assert.equal(err.code, 'OBS_ERR_CONFIG');
+    return err.message;
+  }
+  assert.fail('config was accepted');
+}
+
+test('collection_interval below the minimum names file, line and field', () => {
+  const msg = issuesOf('monitoring:\n  enabled: true\n  postgres_url: postgresql://u:p@h/db\n  collection_interval: 5\n');
+  assert.match(msg, /config\.yml:4 monitoring\.collection_interval must be ≥ 10 \(got 5\)/);
+});
+
+test('a check timeout longer than its interval is refused with the check index', () => {
+  const msg = issuesOf(`monitoring:
+  postgres_url: postgresql://u:p@h/db
+  health_checks:
+    - url: http://a/health
+    - url: http://b/health
+      interval: 10
+      timeout: 30
+`);
+  assert.match(msg, /config\.yml:7 monitoring\.health_checks\[1\]\.timeout must be ≤ interval \(30 > 10\)/);
+});
+
+test('an unset ${VAR} is an error naming the variable', () => {
+  const msg = issuesOf('monitoring:\n  postgres_url: ${OBSERV_DB_URL}\n');
+  assert.match(msg, /config\.yml:2 monitoring\.postgres_url refers to \$\{OBSERV_DB_URL\}, which is not set/);
+});
+
+test('several problems are reported together, each with its line', () => {
+  const msg = issuesOf(`monitoring:
+  enabled: "yes"
+  postgres_url: mysql://x
+  health_checks:
+    - url: ftp://files/health
+      expect_status: [200, "abc"]
+  log_files:
+    - relative/path.log
+`);
+  assert.match(msg, /:2 monitoring\.enabled must be true or false/);
+  assert.match(msg, /:3 monitoring\.postgres_url must be a postgresql:\/\/ connection string/);
+  assert.match(msg, /:5 monitoring\.health_checks\[0\]\.url must be http:\/\/ or https:\/\//);
+  assert.match(msg, /:6 monitoring\.health_checks\[0\]\.expect_status\[1\] must be a status code/);
+  assert.match(msg, /:8 monitoring\.log_files\[0\] must be an absolute path/);
+});
+
+test('YAML syntax errors carry the line', () => {
+  const msg = issuesOf('monitoring:\n  enabled: true\n  health_checks: [\n');
+  assert.match(msg, /config\.yml:\d+ \(yaml\)/);
+});
+
+test('a missing monitoring section is refused', () => {
+  assert.match(issuesOf('other: 1\n'), /monitoring is required/);
+});
+
+test('unknown keys are warned about with their line, not fatal', () => {
+  const { file } = deployment('monitoring:\n  postgres_url: postgresql://u:p@h/db\n  colection_interval: 30\n');
+  const warnings: string[] = [];
+  loadAgentConfig({ app: 'my-app', configFile: file, env: {}, warn: (m) => warnings.push(m) });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /config\.yml:3 monitoring\.colection_interval is not a known setting/);
+});
+
+test('probe options are validated: status ranges and classes, /regex/ bodies, methods', () => {
+  const { file } = deployment(`monitoring:
+  postgres_url: postgresql://u:p@h/db
+  health_checks:
+    - url: https://example.test/status
+      method: head
+      expect_status: ["2xx", "301-302", 418]
+      expect_body: /ok|healthy/i
+      follow_redirects: true
+      headers:
+        Authorization: Bearer x
+`);
+  const c = loadAgentConfig({ app: 'my-app', configFile: file, env: {}, warn: () => {} });
+  const h = c.healthChecks[0]!;
+  assert.equal(h.method, 'HEAD');
+  assert.deepEqual(h.expectStatus, [{ min: 200, max: 299 }, { min: 301, max: 302 }, { min: 418, max: 418 }]);
+  assert.deepEqual(h.expectBody, { kind: 'regex', value: 'ok|healthy', flags: 'i' });
+  assert.equal(h.followRedirects, true);
+  assert.deepEqual(h.headers, { Authorization: 'Bearer x' });
+  assert.match(issuesOf('monitoring:\n  postgres_url: postgresql://u:p@h/db\n  health_checks:\n    - url: http://a/\n      expect_body: /[/\n'),
+    /:5 monitoring\.health_checks\[0\]\.expect_body is not a valid regular expression/);
+});
+
+test('a missing config file is a clear error with the path and the fix', () => {
+  assert.throws(() => loadAgentConfig({ app: 'nope', env: { OBSERV_DEPLOYMENTS_DIR: '/nonexistent' } }),
+    (err: unknown) => err instanceof ObservError && err.code === 'OBS_ERR_CONFIG_NOT_FOUND' && /\/nonexistent\/nope\/config\.yml/.test(err.message));
+});
+
+test('app names that could escape the deployments directory are refused', () => {
+  assert.throws(() => loadAgentConfig({ app: '../etc', env: {} }), (err: unknown) => err instanceof ObservError && err.code === 'OBS_ERR_USAGE');
+});
+
+test('dotenv parsing handles export, quotes and comments', () => {
+  assert.deepEqual(parseDotenv('# c\nexport A=1\nB="two words"\nC=\'x#y\'\nD=plain # trailing\n\nbad line\n'),
+    { A: '1', B: 'two words', C: 'x#y', D: 'plain' });
+});
