@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { getLogger, type LevelName } from '../../src/logcore/index.js';
+import { TWIN_CASES } from '../fixtures/logcore/cases.js';
 
 // dist/test/logcore → the repository root, where the Python sources live (tsc does not copy them).
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -117,20 +118,6 @@ test('Python handles cycles, big integers, NaN, redaction and child context as N
     FIXED + '"level":"INFO","logger":"values","message":"from child","context":{"request_id":"r1","service":"worker"}}',
   ]);
 });
-
-// [level, message, context]: every level, unicode, emoji, and strings built to break naive writers.
-const TWIN_CASES: [Uppercase<LevelName>, string, Record<string, unknown>][] = [
-  ['INFO', 'User action', { user_id: 123 }],
-  ['TRACE', 'trace line', {}],
-  ['DEBUG', 'debug line', { flag: true, none: null }],
-  ['WARN', 'Ünïcödé 日本語 עברית', { lang: 'Ελληνικά' }],
-  ['ERROR', 'emoji 😀 👩‍👩‍👧 🇫🇷', { face: '🙂' }],
-  ['FATAL', 'quote " backslash \\ newline \n tab \t cr \r nul \u0000 bell \u0007 del \u007f', {}],
-  ['INFO', '</script><script>alert(1)</script> \u202Eevil\u202C \u2028 \u2029', { html: '<b>&amp;</b>' }],
-  ['INFO', 'lone surrogates \uD800 and \uDFFF', { key: '\uDBFF' }],
-  ['INFO', 'nested', { a: { b: [1, 2, { c: null }] }, neg: -5, frac: 1.5, max: 9007199254740991, big: 1e21 }],
-  ['INFO', 'hostile keys', { 'quote"key': 1, 'new\nline': 2, '😀': 3, '': 4 }],
-];
 
 test('Node and Python write the same bytes for the same record', async (t) => {
   const pythonFile = tempLog(t);
