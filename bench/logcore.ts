@@ -1,9 +1,11 @@
 // logcore against its baselines: plain pino (its default synchronous destination, and sonic-boom
 // with sync: false) and console.log(JSON.stringify(...)), each writing the same N lines to a file
 // and to /dev/null, each in a fresh child process so RSS figures do not mix.
+// The Python twin is measured too (when python3 is on PATH) against the standard library's logging
+// with a plain text formatter, to a file and to /dev/null.
 // Prints one JSON object. Usage: node dist/bench/logcore.js [lines=200000]
 
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,6 +99,49 @@ function measure(competitor: Competitor, target: string, lines: number): Promise
   });
 }
 
+// Runs inside python3; argv: LINES FILE_DIR. Prints one JSON object.
+const PYTHON_BENCH = `
+import json, logging, os, resource, sys, time
+import logcore
+lines, directory = int(sys.argv[1]), sys.argv[2]
+def run(logger):
+    warmup = min(10000, lines // 10)
+    for index in range(warmup):
+        logger.info('User action', extra={'context': {'user_id': index, 'path': '/api/orders', 'ok': True}})
+    started = time.perf_counter()
+    for index in range(lines):
+        logger.info('User action', extra={'context': {'user_id': index, 'path': '/api/orders', 'ok': True}})
+    for handler in logger.handlers:
+        handler.flush()
+    elapsed = time.perf_counter() - started
+    return {'linesPerSecond': round(lines / elapsed), 'nsPerLine': round(elapsed / lines * 1e9)}
+def text_logger(name, target):
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    handler = logging.FileHandler(target)
+    handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s %(message)s'))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger
+results = {}
+for label, target in (('file', os.path.join(directory, 'python.log')), ('devNull', os.devnull)):
+    results[label] = {
+        'logcore': run(logcore.get_logger('bench_' + label, log_file=target)),
+        'logging_text': run(text_logger('text_' + label, target + ('' if target == os.devnull else '.text'))),
+    }
+print(json.dumps({'python': sys.version.split()[0], 'maxRssMb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), 'results': results}))
+`;
+
+function measurePython(lines: number, dir: string): unknown {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const run = spawnSync('python3', ['-B', '-c', PYTHON_BENCH, String(lines), dir], {
+    env: { ...process.env, PYTHONPATH: path.join(root, 'clients', 'python') },
+    encoding: 'utf8',
+  });
+  if (run.error !== undefined || run.status !== 0) return { skipped: run.error?.message ?? run.stderr.trim() };
+  return JSON.parse(run.stdout) as unknown;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {
@@ -121,6 +166,7 @@ async function main(): Promise<void> {
         cpu: os.cpus()[0]?.model ?? 'unknown',
         sampleLine: sample,
         results,
+        python: measurePython(Math.min(lines, 100_000), dir),
       }),
     );
   } finally {

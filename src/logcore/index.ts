@@ -40,7 +40,7 @@ export interface LoggerOptions {
 
 export interface LogOptions {
   context?: Record<string, unknown>;
-  /** An error (or anything thrown), written under `exception` with its cause chain. */
+  /** An error (or anything thrown), written under `exception` with its cause chain; null/undefined: none. */
   err?: unknown;
 }
 
@@ -171,7 +171,8 @@ class LogcoreLogger implements Logger {
         message: typeof message === 'string' ? wellFormed(message) : messageText(message),
         context: toJsonValue(context, this.redaction),
       };
-      if (options !== undefined && 'err' in options && options.err !== undefined) {
+      // `err: null` is what callback-style code passes when nothing failed.
+      if (options?.err !== undefined && options.err !== null) {
         line.exception = serializeError(options.err);
       }
       this.destination.write(line);

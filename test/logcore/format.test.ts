@@ -113,6 +113,12 @@ test('writes an error under exception after context, with its cause chain and co
   );
 });
 
+test('writes no exception for err: null, as callback-style code passes when nothing failed', async (t) => {
+  const { logger, read } = openLogger(t, 'callbacks');
+  logger.info('done', { err: null });
+  assert.equal(body((await read())[0]!), '{"level":"INFO","logger":"callbacks","message":"done","context":{}}');
+});
+
 test('writes AggregateError members under errors and names subclasses by their constructor', async (t) => {
   class PaymentError extends Error {}
   const { logger, read } = openLogger(t, 'aggregate');
