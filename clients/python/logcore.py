@@ -40,11 +40,7 @@ import sys
 import threading
 import time
 import traceback
-
-try:
-    from collections.abc import Mapping
-except ImportError:  # pragma: no cover
-    from collections import Mapping  # type: ignore
+from collections.abc import Mapping
 
 __all__ = [
     'get_logger',
