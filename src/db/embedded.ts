@@ -12,7 +12,7 @@
 //   PostgreSQL in /var/run/postgresql).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, closeSync, statSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -77,6 +77,20 @@ function runAsUser(): RunAs | null {
   return user;
 }
 
+/** Whether `uid`/`gid` can traverse every directory down to `path` (search permission on each). */
+export function reachableBy(path: string, uid: number, gid: number): boolean {
+  let dir = resolve(path);
+  for (;;) {
+    let st;
+    try { st = statSync(dir); } catch { return false; }
+    const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
+    if (!(st.mode & bit)) return false;
+    const parent = resolve(dir, '..');
+    if (parent === dir) return true;
+    dir = parent;
+  }
+}
+
 function chownTree(path: string, owner: RunAs): void {
   chownSync(path, owner.uid, owner.gid);
   if (lstatSync(path).isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry), owner);
@@ -129,7 +143,10 @@ export async function stopStalePostmaster(pgdata: string, log: (line: string) =>
 
 export class EmbeddedPostgres {
   readonly dir: string;
-  readonly pgdata: string;
+  /** Where pgdata lives: inside `dir`, or — when the unprivileged server user cannot reach `dir` (a
+   * checkout under /root, say) — under /var/lib/observ/embedded/<hash of dir>. */
+  pgdata: string;
+  private runDir: string;
   readonly user: string;
   readonly database: string;
   port = 0;
@@ -140,6 +157,7 @@ export class EmbeddedPostgres {
 
   constructor(private readonly options: EmbeddedOptions) {
     this.dir = resolve(options.dir);
+    this.runDir = this.dir;
     this.pgdata = join(this.dir, 'pgdata');
     this.user = options.user ?? 'observ';
     this.database = options.database ?? 'observ_metrics';
@@ -169,11 +187,24 @@ export class EmbeddedPostgres {
     if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url') + '\n', { mode: 0o600 });
     this.password = readFileSync(passwordFile, 'utf8').trim();
 
+    if (owner && !reachableBy(this.dir, owner.uid, owner.gid)) {
+      this.runDir = join('/var/lib/observ/embedded', createHash('sha1').update(this.dir).digest('hex').slice(0, 12));
+      this.pgdata = join(this.runDir, 'pgdata');
+      mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
+      chmodSync(this.runDir, 0o755);
+      writeFileSync(join(this.dir, 'pgdata-location'), this.pgdata + '\n');
+      if (!reachableBy(this.runDir, owner.uid, owner.gid)) {
+        throw new ObservError('OBS_ERR_EMBEDDED_PG', `user ${owner.name} cannot reach ${this.dir} nor ${this.runDir}. ` +
+          'Fix: run from a directory other users can traverse, or set OBSERV_DB_URL.');
+      }
+      this.log(`${this.dir} is not reachable by user ${owner.name}; PostgreSQL data is kept in ${this.pgdata}`);
+    }
+
     await stopStalePostmaster(this.pgdata, this.log);
 
     if (!existsSync(join(this.pgdata, 'PG_VERSION'))) {
       mkdirSync(this.pgdata, { recursive: true, mode: 0o700 });
-      const pwfile = join(this.dir, `.initdb-pw-${process.pid}`);
+      const pwfile = join(this.runDir, `.initdb-pw-${process.pid}`);
       writeFileSync(pwfile, this.password + '\n', { mode: 0o600 });
       if (owner) { chownSync(this.pgdata, owner.uid, owner.gid); chownSync(pwfile, owner.uid, owner.gid); }
       try {
