@@ -93,15 +93,16 @@ export class HostReader {
   async usage(diskPath: string): Promise<{ disk: FsUsage | null; mounts: MountUsage[] }> {
     const mountsText = this.mode === 'procfs' ? this.readText('mounts') : null;
     const entries = mountsText === null ? [] : selectMounts(parseMounts(mountsText));
-    const [disk, ...perMount] = await Promise.all([
-      this.statfsBounded(diskPath),
-      ...entries.map((e) => this.statfsBounded(e.mount)),
-    ]);
+    // diskPath is usually "/" and a mount too: one statfs per distinct path.
+    const paths = [...new Set([diskPath, ...entries.map((e) => e.mount)])];
+    const results = await Promise.all(paths.map((p) => this.statfsBounded(p)));
+    const byPath = new Map(paths.map((p, i) => [p, results[i] ?? null]));
     const mounts: MountUsage[] = [];
-    entries.forEach((e, i) => {
-      const u = perMount[i];
+    for (const e of entries) {
+      const u = byPath.get(e.mount);
       if (u) mounts.push(mountUsage(e, u));
-    });
+    }
+    const disk = byPath.get(diskPath);
     return { disk: disk ?? null, mounts };
   }
 
@@ -146,7 +147,7 @@ export class HostReader {
         try {
           virtual = readlinkSync(`${this.sysRoot}/class/net/${name}`).includes('/devices/virtual/');
         } catch {
-          // Interface gone between the two reads, or no /sys: treat as virtual only if /sys exists.
+          // Interface gone since /proc/net/dev was read, or no /sys: counted like a physical one.
           virtual = false;
         }
         this.netVirtual.set(name, virtual);
