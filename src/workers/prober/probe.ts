@@ -280,8 +280,12 @@ function request(socket: net.Socket, url: URL, method: string, headers: Record<s
       // Our own, already verified socket: no agent, no pool, no keep-alive.
       createConnection: () => socket,
     });
-    req.once('error', reject);
-    req.once('response', resolve);
+    // `on`, not `once`: a destroyed request can emit a second error, which must not go unhandled.
+    req.on('error', reject);
+    req.once('response', (res) => {
+      res.on('error', () => {}); // surfaced through readBody; later ones (after an abort) are moot
+      resolve(res);
+    });
     req.end();
   });
   return withAbort(signal, work);

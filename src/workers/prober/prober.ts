@@ -41,6 +41,10 @@ class Prober implements Actor {
 
   async start(): Promise<void> {
     if (this.stopping) return;
+    if (this.ctx.signal.aborted) {
+      await this.stop();
+      return;
+    }
     this.ctx.signal.addEventListener('abort', () => void this.stop(), { once: true });
     for (const runner of this.runners) {
       const intervalMs = runner.check.interval * 1000;

@@ -267,6 +267,10 @@ class Sampler implements Actor {
 
   async start(): Promise<void> {
     if (this.stopped) return;
+    if (this.ctx.signal.aborted) {
+      await this.stop();
+      return;
+    }
     this.reader = new HostReader({ ...this.tuning, log: (level, message, context) => this.log(level, message, context) });
     if (this.reader.mode === 'os') {
       this.log('info', 'no /proc on this platform: CPU, memory, load and uptime come from the os module; I/O rates and mounts are not reported');
