@@ -10,6 +10,14 @@ import { parseNetDev } from '../../src/workers/sampler/procfs.js';
 import { agentConfig, recordingContext } from './helpers.js';
 
 const linux = existsSync('/proc/stat');
+/**
+ * Start just after a whole second, so the baseline read (400 ms before the first 1 s tick) has
+ * its full window; started closer to a tick, the first sample's rates are null by design.
+ */
+async function justAfterWholeSecond(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+}
+
 const samples = (ctx: ReturnType<typeof recordingContext>) =>
   ctx.messages.flatMap((m) => (m.type === 'METRIC' ? [m.sample] : []));
 
@@ -34,6 +42,7 @@ test('samples the real host at aligned ticks with values in sane ranges', { skip
   const ctx = recordingContext();
   const actor = createSamplerWith({ intervalMs: 1000, baselineLeadMs: 400, minRateWindowMs: 100 })({ config: agentConfig(), checkpoints: [] }, ctx);
   t.after(() => actor.stop());
+  await justAfterWholeSecond();
   await actor.start();
   await ctx.waitFor((m) => m.filter((x) => x.type === 'METRIC').length >= 2, 5000);
   await actor.stop();
@@ -52,6 +61,7 @@ test('never reports a first-sample rate against zero', { skip: !linux && 'needs 
   const ctx = recordingContext();
   const actor = createSamplerWith({ intervalMs: 1000, baselineLeadMs: 400, minRateWindowMs: 100 })({ config: agentConfig(), checkpoints: [] }, ctx);
   t.after(() => actor.stop());
+  await justAfterWholeSecond();
   await actor.start();
   await ctx.waitFor((m) => m.some((x) => x.type === 'METRIC'), 3000);
   await actor.stop();
