@@ -288,7 +288,8 @@ function fromJson(obj: Record<string, unknown>, text: string, flags: string[], o
 
 /**
  * The error attached to a line: logcore `exception`, pino/bunyan `err`, ECS `error` (an object),
- * Python `exc_info` / structlog `exception` (formatted tracebacks), winston `format.errors` `stack`.
+ * Python `exc_info` / structlog `exception` (formatted tracebacks), slog `err` (a string),
+ * winston `format.errors` `stack`.
  */
 function takeException(obj: Record<string, unknown>, used: Set<string>): Record<string, unknown> | null {
   for (const key of ['exception', 'err', 'error', 'exc_info']) {
@@ -299,7 +300,8 @@ function takeException(obj: Record<string, unknown>, used: Set<string>): Record<
     }
     if (typeof v === 'string' && key !== 'error' && v.length > 0) {
       used.add(key);
-      return { stack: v };
+      // Python's exc_info / structlog's exception are formatted tracebacks; slog's `err` is a message.
+      return key === 'err' ? { message: v } : { stack: v };
     }
   }
   if (typeof obj.stack === 'string') {
