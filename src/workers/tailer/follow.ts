@@ -68,6 +68,8 @@ class TrackedFile {
   partialChangedAt = 0;
   lastSize: number;
   lastMtimeMs: number;
+  /** Creation time (statx), 0 where the filesystem does not record it. */
+  readonly birthtimeMs: number;
   lastEofPos = -1;
   lastGrowthAt: number;
   /** When a successor appeared at the path (null while this is the file at the path). */
@@ -86,6 +88,7 @@ class TrackedFile {
   ) {
     this.lastSize = st.size;
     this.lastMtimeMs = st.mtimeMs;
+    this.birthtimeMs = st.birthtimeMs;
     this.lastGrowthAt = now;
   }
 
@@ -139,6 +142,18 @@ export function isRotatedSibling(base: string, name: string): boolean {
   if (name.length <= base.length || !name.startsWith(base)) return false;
   const sep = name[base.length];
   return (sep === '.' || sep === '-' || sep === '_') && !COMPRESSED.test(name);
+}
+
+/**
+ * Was `candidate` started after `old`? By creation time where the filesystem records it (rename keeps
+ * it; timestamps tick coarsely, so equal ones fall back to the last write), else by last write; a tie
+ * counts as later, because reading a file twice is reported by nothing while skipping one loses it.
+ */
+function isLaterGeneration(candidate: Stats, old: TrackedFile): boolean {
+  if (candidate.birthtimeMs > 0 && old.birthtimeMs > 0 && candidate.birthtimeMs !== old.birthtimeMs) {
+    return candidate.birthtimeMs > old.birthtimeMs;
+  }
+  return candidate.mtimeMs >= old.lastMtimeMs;
 }
 
 interface Candidate {
@@ -428,13 +443,13 @@ export class FileFollower {
 
   /**
    * Files rotated after `old` and before the current file (several rotations between two polls, or
-   * while stopped): rotated siblings modified since `old` was last seen, oldest first.
+   * while stopped): rotated siblings created after `old`, oldest first.
    */
   private async openIntermediates(old: TrackedFile, exclude: TrackedFile[], now: number): Promise<TrackedFile[]> {
     const found = (await this.siblings(true)).filter(
-      (c) => c.st.mtimeMs > old.lastMtimeMs && c.st.size > 0 && !this.isKnown(c.st, [old, ...exclude]),
+      (c) => c.st.size > 0 && isLaterGeneration(c.st, old) && !this.isKnown(c.st, [old, ...exclude]),
     );
-    found.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs);
+    found.sort((a, b) => a.st.birthtimeMs - b.st.birthtimeMs || a.st.mtimeMs - b.st.mtimeMs);
     const files: TrackedFile[] = [];
     for (const c of found) {
       try {
