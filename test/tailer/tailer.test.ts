@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineWriter, delivery, numberedLine, sleep, startTailer, tempDir, waitFor } from './harness.js';
+import { LineWriter, agentConfig, delivery, numberedLine, sleep, startTailer, tempDir, waitFor } from './harness.js';
+import { createTailerWith } from '../../src/workers/tailer/tailer.js';
 
 function assertCheckpointsOnLineBoundaries(file: string, offsets: number[]): void {
   const content = readFileSync(file);
@@ -220,4 +221,24 @@ test('CRLF files are read line by line without the CR', async (t) => {
   t.after(() => run.stop());
   await waitFor(() => run.records().length >= 2);
   assert.deepEqual(run.records().map((r) => [r.message, r.level]), [['one ERROR', 'ERROR'], ['two', 'INFO']]);
+});
+
+test('stop() during start() leaves no file open', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const files = Array.from({ length: 5 }, (_, i) => join(dir, `app${i}.log`));
+  for (const f of files) writeFileSync(f, `${numberedLine(1)}\n`);
+  const openOnDir = () => readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+    } catch {
+      return false;
+    }
+  }).length;
+  const ctx = { signal: new AbortController().signal, send: () => undefined };
+  const tailer = createTailerWith({ pollMs: 50 })({ config: agentConfig(files), checkpoints: [] }, ctx);
+  const starting = tailer.start();
+  await tailer.stop();
+  await starting;
+  assert.equal(openOnDir(), 0);
 });

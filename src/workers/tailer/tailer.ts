@@ -100,11 +100,18 @@ class Tailer implements Actor {
     }
   }
 
-  async start(): Promise<void> {
-    if (this.started || this.stopping) return;
-    this.started = true;
+  start(): Promise<void> {
+    this.startPromise ??= this.startOnce();
+    return this.startPromise;
+  }
+
+  private startPromise: Promise<void> | null = null;
+
+  private async startOnce(): Promise<void> {
+    if (this.stopping) return;
     const byPath = new Map(this.start_.checkpoints.map((c) => [c.path, c]));
     for (const f of this.followers) {
+      if (this.stopping) return;
       try {
         await f.init(byPath.get(f.path) ?? null);
       } catch (err) {
@@ -117,6 +124,7 @@ class Tailer implements Actor {
       void this.stop();
       return;
     }
+    this.started = true;
     this.log('info', 'tailing log files', { files: this.followers.map((f) => f.path) });
     this.schedule(0);
   }
@@ -152,6 +160,8 @@ class Tailer implements Actor {
       this.timer = null;
       for (const w of this.watchers.values()) w?.close();
       this.watchers.clear();
+      // A start still opening files finishes first, so that no descriptor is left open behind us.
+      await this.startPromise?.catch(() => undefined);
       await this.running;
       await Promise.all(this.followers.map((f) => f.close()));
     })();
