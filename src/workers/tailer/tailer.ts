@@ -1,42 +1,251 @@
-// First version of the tailer (polling, from the committed offset); the collectors issue replaces it
-// with the rotation-proof follower.
-import { openSync, readSync, closeSync, statSync } from 'node:fs';
-import type { ActorFactory } from '../../supervisor/actor.js';
-import type { LogRecord } from '../../supervisor/messages.js';
-import { parseLogLine } from './parse.js';
+// The tailer actor: follows every configured log file and sends LOGS batches towards the writer.
+//
+//   config.logFiles ──► FileFollower (one per path) ──LogBatch──► ctx.send({type:'LOGS'}) ──► writer
+//          ▲                     ▲                                                             │
+//   stat poll (truth)   fs.watch (only hastens a poll)        COMMITTED {bytes} ◄── supervisor ◄┘
+//
+// Flow control: bytes sent but not yet committed form a bounded window; reading stops while it is
+// full and resumes when COMMITTED frees it (or on RESUME_TAILING after a PAUSE_TAILING). Lines wait
+// safely in their files meanwhile, so nothing is buffered without bound here.
+//
+// The durable position is the checkpoint the writer commits with the rows; the tailer resumes from
+// whatever checkpoint it is given (start.checkpoints), and every checkpoint it emits is a valid one.
 
-export const createTailer: ActorFactory = (start, ctx) => {
-  const offsets = new Map<string, number>();
-  for (const p of start.config.logFiles) offsets.set(p, start.checkpoints.find((c) => c.path === p)?.offset ?? 0);
-  let timer: NodeJS.Timeout | null = null;
-  const poll = () => {
-    for (const [path, offset] of offsets) {
-      let size: number;
-      try { size = statSync(path).size; } catch { continue; }
-      let pos = size < offset ? 0 : offset;
-      if (size <= pos) continue;
-      const fd = openSync(path, 'r');
-      try {
-        const buf = Buffer.alloc(Math.min(size - pos, 1 << 20));
-        const n = readSync(fd, buf, 0, buf.length, pos);
-        const end = buf.lastIndexOf(10, n - 1);
-        if (end < 0) continue;
-        const records: LogRecord[] = [];
-        let s = 0;
-        for (let i = buf.indexOf(10, 0); i !== -1 && i <= end; i = buf.indexOf(10, s)) {
-          records.push(parseLogLine(buf.subarray(s, i), { readAt: new Date(), sourceFile: path, maxLineBytes: start.config.maxLineBytes }));
-          s = i + 1;
-        }
-        pos += end + 1;
-        offsets.set(path, pos);
-        ctx.send({ type: 'LOGS', batch: { records, checkpoint: { path, identity: null, offset: pos }, bytes: end + 1 } });
-      } finally { closeSync(fd); }
-    }
-  };
-  return {
-    name: 'tailer',
-    async start() { timer = setInterval(poll, 250); },
-    handle() {},
-    async stop() { if (timer) clearInterval(timer); poll(); },
-  };
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { Actor, ActorContext, ActorFactory, CollectorsStart } from '../../supervisor/actor.js';
+import { assertNever, type ControlMessage, type LogBatch } from '../../supervisor/messages.js';
+import { FileFollower, isRotatedSibling, type FollowerOptions, type FollowerSink } from './follow.js';
+
+export interface TailerOptions extends Omit<FollowerOptions, 'maxLineBytes'> {
+  /** Stat every file this often. The source of truth; fs.watch events only bring a poll forward. */
+  pollMs: number;
+  /** Bytes sent but not committed yet, across all files, before reading stops. */
+  windowBytes: number;
+  /** Use fs.watch on the files' directories to react sooner than the next poll. */
+  watch: boolean;
+  /** Minimum gap between polls brought forward by fs.watch (coalesces bursts of writes). */
+  watchDebounceMs: number;
+  /** Overrides config.maxLineBytes (tests). */
+  maxLineBytes?: number;
+  /** Clock (tests). */
+  now: () => number;
+}
+
+export const TAILER_DEFAULTS: TailerOptions = {
+  pollMs: 250,
+  chunkBytes: 64 * 1024,
+  maxBatchRecords: 1000,
+  maxBatchBytes: 256 * 1024,
+  windowBytes: 4 * 1024 * 1024,
+  rotationIdleMs: 500,
+  rotationMaxGraceMs: 30_000,
+  flushPartialAfterMs: 10_000,
+  passBudgetBytes: 1024 * 1024,
+  // Off by default: measured at 1,000 lines/s, fs.watch doubles the tailer's CPU (1.4 % against 0.7 %)
+  // for no gain in correctness, since rotated files are read through open descriptors or found again.
+  watch: false,
+  watchDebounceMs: 50,
+  now: Date.now,
 };
+
+/** A tailer factory with other timings or limits (tests, benchmarks). */
+export function createTailerWith(options: Partial<TailerOptions> = {}): ActorFactory {
+  return (start, ctx) => new Tailer(start, ctx, { ...TAILER_DEFAULTS, ...options });
+}
+
+export const createTailer: ActorFactory = createTailerWith();
+
+class Tailer implements Actor {
+  readonly name = 'tailer' as const;
+  private readonly followers: FileFollower[];
+  private inFlightBytes = 0;
+  private paused = false;
+  private stopping = false;
+  private started = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerDueAt = 0;
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private stopPromise: Promise<void> | null = null;
+  private readonly watchers = new Map<string, FSWatcher | null>();
+  private readonly watchedNames = new Map<string, string[]>();
+
+  constructor(
+    private readonly start_: CollectorsStart,
+    private readonly ctx: ActorContext,
+    private readonly options: TailerOptions,
+  ) {
+    const paths = start_.config.logFiles;
+    const sink: FollowerSink = {
+      canRead: () => !this.paused && !this.stopping && this.inFlightBytes < options.windowBytes,
+      emit: (batch) => this.emit(batch),
+      event: (kind, detail) =>
+        ctx.send({ type: 'EVENT', event: { timestamp: new Date(options.now()).toISOString(), kind, detail } }),
+      log: (level, message, context) => ctx.send({ type: 'LOG', level, actor: 'tailer', message, context }),
+      now: options.now,
+    };
+    const followerOptions: FollowerOptions = {
+      ...options,
+      maxLineBytes: options.maxLineBytes ?? start_.config.maxLineBytes,
+    };
+    this.followers = paths.map(
+      (p) => new FileFollower(p, followerOptions, sink, new Set(paths.filter((other) => other !== p))),
+    );
+    for (const p of paths) {
+      const dir = dirname(p);
+      const names = this.watchedNames.get(dir) ?? [];
+      names.push(basename(p));
+      this.watchedNames.set(dir, names);
+    }
+  }
+
+  start(): Promise<void> {
+    this.startPromise ??= this.startOnce();
+    return this.startPromise;
+  }
+
+  private startPromise: Promise<void> | null = null;
+
+  private async startOnce(): Promise<void> {
+    if (this.stopping) return;
+    const byPath = new Map(this.start_.checkpoints.map((c) => [c.path, c]));
+    for (const f of this.followers) {
+      if (this.stopping) return;
+      try {
+        await f.init(byPath.get(f.path) ?? null);
+      } catch (err) {
+        // Unreadable now (permissions, I/O): it is retried from the checkpoint-less state on each poll.
+        this.log('warn', 'cannot open log file at start; will keep trying', { path: f.path, error: (err as Error).message });
+      }
+    }
+    this.ctx.signal.addEventListener('abort', () => void this.stop(), { once: true });
+    if (this.ctx.signal.aborted) {
+      void this.stop();
+      return;
+    }
+    this.started = true;
+    this.log('info', 'tailing log files', { files: this.followers.map((f) => f.path) });
+    this.schedule(0);
+  }
+
+  handle(message: ControlMessage): void {
+    switch (message.type) {
+      case 'COMMITTED':
+        this.inFlightBytes = Math.max(0, this.inFlightBytes - message.bytes);
+        this.schedule(0);
+        return;
+      case 'PAUSE_TAILING':
+        if (!this.paused) this.log('warn', 'tailing paused', { reason: message.reason });
+        this.paused = true;
+        return;
+      case 'RESUME_TAILING':
+        if (this.paused) this.log('info', 'tailing resumed');
+        this.paused = false;
+        this.schedule(0);
+        return;
+      case 'STOP':
+        void this.stop().then(() => this.ctx.send({ type: 'STOPPED', actor: 'tailer' }));
+        return;
+      default:
+        assertNever(message, 'tailer');
+    }
+  }
+
+  /** Stops reading, sends the batch in hand, closes every file. Idempotent. */
+  stop(): Promise<void> {
+    this.stopPromise ??= (async () => {
+      this.stopping = true;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      for (const w of this.watchers.values()) w?.close();
+      this.watchers.clear();
+      // A start still opening files finishes first, so that no descriptor is left open behind us.
+      await this.startPromise?.catch(() => undefined);
+      await this.running;
+      await Promise.all(this.followers.map((f) => f.close()));
+    })();
+    return this.stopPromise;
+  }
+
+  private emit(batch: LogBatch): void {
+    this.inFlightBytes += batch.bytes;
+    this.ctx.send({ type: 'LOGS', batch });
+  }
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>): void {
+    this.ctx.send({ type: 'LOG', level, actor: 'tailer', message, context });
+  }
+
+  /** Runs a poll of every file after `delayMs`, unless one is due sooner already. */
+  private schedule(delayMs: number): void {
+    if (this.stopping || !this.started) return;
+    if (this.running) {
+      if (delayMs < this.options.pollMs) this.rerun = true;
+      return;
+    }
+    const dueAt = this.options.now() + delayMs;
+    if (this.timer) {
+      if (this.timerDueAt <= dueAt) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDueAt = dueAt;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.pollAll().finally(() => {
+        this.running = null;
+        this.afterPoll();
+      });
+    }, delayMs);
+  }
+
+  private more = false;
+
+  private async pollAll(): Promise<void> {
+    this.rerun = false;
+    let more = false;
+    for (const f of this.followers) {
+      if (this.stopping) break;
+      try {
+        if (await f.poll()) more = true;
+      } catch (err) {
+        this.log('error', 'log file poll failed', { path: f.path, error: (err as Error).message });
+      }
+    }
+    this.more = more;
+  }
+
+  private afterPoll(): void {
+    if (this.stopping) return;
+    if (this.options.watch) this.ensureWatchers();
+    // Data left within the budget: go on at once (after other I/O had its turn).
+    if (this.more) this.schedule(0);
+    else if (this.rerun) this.schedule(this.options.watchDebounceMs);
+    else this.schedule(this.options.pollMs);
+  }
+
+  /** Watches each directory that exists; a missing one is tried again after each poll. */
+  private ensureWatchers(): void {
+    for (const [dir, names] of this.watchedNames) {
+      if (this.watchers.get(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: false }, (event, filename) => {
+          // Appends ('change') wait for the poll: waking on each write costs more CPU than it saves
+          // latency. Renames, creations and deletions are what must be seen quickly.
+          if (event !== 'rename') return;
+          const name = filename?.toString();
+          if (!name || names.some((n) => n === name || isRotatedSibling(n, name))) {
+            this.schedule(this.options.watchDebounceMs);
+          }
+        });
+        w.on('error', () => {
+          w.close();
+          this.watchers.set(dir, null);
+        });
+        this.watchers.set(dir, w);
+      } catch {
+        this.watchers.set(dir, null);
+      }
+    }
+  }
+}

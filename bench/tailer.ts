@@ -1,0 +1,239 @@
+// Tailer figures, one JSON object on stdout:
+//   catchUp      — lines/s reading a large existing file through createTailer (commits acknowledged at
+//                  once, as a fast writer would), with the peak RSS growth while doing it;
+//   baselines    — the same file read and split into lines without parsing, and parseLogLine alone;
+//   steady       — CPU % of this process while another process writes 1,000 lines/s, beside the CPU %
+//                  of the same process idle for as long; with the defaults and with fs.watch on;
+//   rotation     — numbered lines lost in each rotation scenario (needs the logrotate binary).
+//
+// Usage: node dist/bench/tailer.js [--lines 500000] [--seconds 10] [--no-rotation]
+
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync, statSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import type { CollectorMessage, FileCheckpoint } from '../src/supervisor/messages.js';
+import type { Actor } from '../src/supervisor/actor.js';
+import { createTailerWith, type TailerOptions } from '../src/workers/tailer/tailer.js';
+import { parseLogLine } from '../src/workers/tailer/parse.js';
+import {
+  agentConfig, delivery, hasLogrotate, logrotate, LineWriter, sleep, startTailer, waitFor,
+} from '../test/tailer/harness.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const LINES = arg('lines', 500_000);
+const SECONDS = arg('seconds', 10);
+const ROTATION = !args.includes('--no-rotation');
+
+function logcoreLine(n: number): string {
+  return JSON.stringify({
+    timestamp: new Date(1_770_582_600_000 + n).toISOString(), level: n % 50 === 0 ? 'ERROR' : 'INFO',
+    logger: 'my_app', message: `User action ${n}`, context: { user_id: n % 9973, path: `/api/items/${n % 1000}` },
+  });
+}
+
+function writeLargeFile(path: string, lines: number): void {
+  const fd = openSync(path, 'w');
+  for (let n = 0; n < lines;) {
+    let block = '';
+    for (let i = 0; i < 5000 && n < lines; i++, n++) {
+      block += (n % 4 === 3 ? `2026-02-08 20:30:00,123 WARN [worker-${n % 8}] slow query ${n} took 1200 ms` : logcoreLine(n)) + '\n';
+    }
+    writeSync(fd, block);
+  }
+  closeSync(fd);
+}
+
+/** Runs createTailer on `files` with a context that only counts, committing each batch at once. */
+async function countingTailer(files: string[], checkpoints: FileCheckpoint[] = [], options: Partial<TailerOptions> = {}) {
+  let records = 0;
+  let tailer!: Actor;
+  const abort = new AbortController();
+  const ctx = {
+    signal: abort.signal,
+    send(message: CollectorMessage) {
+      if (message.type !== 'LOGS') return;
+      records += message.batch.records.length;
+      const { bytes, checkpoint } = message.batch;
+      setImmediate(() => tailer.handle({ type: 'COMMITTED', files: [checkpoint], bytes }));
+    },
+  };
+  tailer = createTailerWith(options)({ config: agentConfig(files), checkpoints }, ctx);
+  await tailer.start();
+  return { count: () => records, stop: async () => { await tailer.stop(); abort.abort(); } };
+}
+
+async function catchUp(dir: string) {
+  const file = join(dir, 'large.log');
+  writeLargeFile(file, LINES);
+  const bytes = statSync(file).size;
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss); }, 20);
+  const started = process.hrtime.bigint();
+  const run = await countingTailer([file]);
+  await waitFor(() => run.count() >= LINES, 600_000, 'the whole file');
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  clearInterval(sampler);
+  await run.stop();
+
+  // Baseline 1: the same bytes read in 64 KiB chunks and split at LF, without parsing.
+  const t0 = process.hrtime.bigint();
+  const handle = await open(file, 'r');
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  let pos = 0;
+  let splitLines = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) break;
+    let i = -1;
+    while ((i = buf.indexOf(10, i + 1)) !== -1 && i < bytesRead) splitLines++;
+    pos += bytesRead;
+  }
+  await handle.close();
+  const splitSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+
+  // Baseline 2: parseLogLine alone on the first 100k lines held in memory.
+  const sample = readFileSync(file).subarray(0, 30 * 1024 * 1024);
+  const lines: Buffer[] = [];
+  for (let start = 0, i; (i = sample.indexOf(10, start)) !== -1 && lines.length < 100_000; start = i + 1) {
+    lines.push(sample.subarray(start, i));
+  }
+  const opts = { readAt: new Date(), sourceFile: file, maxLineBytes: 64 * 1024 };
+  let parseSeconds = Infinity;
+  for (let round = 0; round < 3; round++) { // best of three: the machine may be busy
+    const t1 = process.hrtime.bigint();
+    for (const line of lines) parseLogLine(line, opts);
+    parseSeconds = Math.min(parseSeconds, Number(process.hrtime.bigint() - t1) / 1e9);
+  }
+
+  return {
+    catchUp: {
+      lines: LINES, megabytes: +(bytes / 1048576).toFixed(1), seconds: +seconds.toFixed(2),
+      linesPerSec: Math.round(LINES / seconds), megabytesPerSec: +(bytes / 1048576 / seconds).toFixed(1),
+      rssGrowthMb: +((rssPeak - rssBefore) / 1048576).toFixed(1),
+    },
+    baselines: {
+      readAndSplitLinesPerSec: Math.round(splitLines / splitSeconds),
+      parseOnlyLinesPerSec: Math.round(lines.length / parseSeconds),
+    },
+  };
+}
+
+/** CPU of this process over `seconds` (user + system) as a percent of one core. */
+async function cpuPercentOver(seconds: number, during: () => Promise<void> = () => sleep(seconds * 1000)): Promise<number> {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await during();
+  const cpu = process.cpuUsage(cpu0);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e3;
+  return +((100 * (cpu.user + cpu.system)) / wall).toFixed(2);
+}
+
+async function steady(dir: string, options: Partial<TailerOptions>) {
+  const file = join(dir, `steady-${options.watch ? 'watch' : 'poll'}.log`);
+  const idleCpuPercent = await cpuPercentOver(SECONDS);
+  const run = await countingTailer([file], [], options);
+  // The app: another process writing 1,000 lines/s (10 lines every 10 ms), one write per line.
+  const script = `
+    const fs = require('fs'); const fd = fs.openSync(${JSON.stringify(file)}, 'a'); let n = 0;
+    const line = (n) => JSON.stringify({timestamp: new Date().toISOString(), level: 'INFO', logger: 'app',
+      message: 'request served ' + n, context: {path: '/api/items/' + (n % 100), status: 200}}) + '\\n';
+    const t = setInterval(() => { for (let i = 0; i < 10; i++) fs.writeSync(fd, line(n++)); }, 10);
+    setTimeout(() => { clearInterval(t); process.stdout.write(String(n)); }, ${SECONDS * 1000});`;
+  let written = '';
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.on('data', (d) => (written += d));
+  await sleep(500); // let the writer settle
+  const before = run.count();
+  const tailerCpuPercent = await cpuPercentOver(SECONDS - 1);
+  const linesDuring = run.count() - before;
+  await new Promise((r) => child.on('close', r));
+  await waitFor(() => run.count() >= Number(written), 10_000, 'the steady lines');
+  await run.stop();
+  return {
+    linesPerSec: Math.round(linesDuring / (SECONDS - 1)),
+    tailerCpuPercent, idleProcessCpuPercent: idleCpuPercent, linesWritten: Number(written), linesReceived: run.count(),
+  };
+}
+
+/** Numbered lines lost per rotation scenario, with an app writing ~1,000 lines/s. */
+async function rotationLosses(dir: string) {
+  if (!ROTATION) return null;
+  if (!(await hasLogrotate())) return { skipped: 'logrotate binary not installed' };
+  const scenarios: Record<string, (sub: string, file: string, w: LineWriter) => Promise<void>> = {
+    // logrotate create; the app keeps writing to the old file for 1 s before it reopens.
+    createWithLateReopen: async (sub, file, w) => {
+      await logrotate(sub, file, ['rotate 5', 'create', 'nocompress']);
+      await sleep(1000);
+      w.reopen();
+    },
+    copytruncate: async (sub, file) => {
+      await logrotate(sub, file, ['rotate 5', 'copytruncate', 'nocompress']);
+    },
+    twoRotationsWithinOnePoll: async (sub, file, w) => {
+      await logrotate(sub, file, ['rotate 5', 'create', 'nocompress']);
+      w.reopen();
+      await logrotate(sub, file, ['rotate 5', 'create', 'nocompress']);
+      w.reopen();
+    },
+  };
+  const out: Record<string, unknown> = {};
+  for (const [name, rotate] of Object.entries(scenarios)) {
+    const sub = mkdtempSync(join(dir, `${name}-`));
+    const file = join(sub, 'app.log');
+    const w = new LineWriter(file);
+    const run = await startTailer([file], { pollMs: 250, rotationIdleMs: 500 });
+    w.start(5, 5);
+    await sleep(500);
+    await rotate(sub, file, w);
+    await sleep(500);
+    w.stopLoop();
+    await sleep(1500);
+    await run.stop();
+    w.close();
+    const d = delivery(run.records(), w.written);
+    out[name] = { written: w.written, lost: d.missing.length, duplicates: d.duplicates.length, lossEventsReported: run.events.length };
+  }
+  // Rotation while the agent is stopped (create, new file already longer than the stored offset).
+  {
+    const sub = mkdtempSync(join(dir, 'stopped-'));
+    const file = join(sub, 'app.log');
+    const w = new LineWriter(file);
+    w.write(1000);
+    const first = await startTailer([file]);
+    await waitFor(() => first.records().length >= 1000);
+    await first.stop();
+    w.write(500);
+    await logrotate(sub, file, ['rotate 5', 'create', 'nocompress']);
+    w.reopen();
+    w.write(2000);
+    const second = await startTailer([file], { checkpoints: [first.lastCheckpoint(file)!] });
+    await waitFor(() => second.records().length >= 2500, 5000).catch(() => undefined);
+    await sleep(300);
+    await second.stop();
+    w.close();
+    const d = delivery([...first.records(), ...second.records()], w.written);
+    out.rotatedWhileStopped = { written: w.written, lost: d.missing.length, duplicates: d.duplicates.length, lossEventsReported: second.events.length };
+  }
+  return out;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'observ-bench-tailer-'));
+try {
+  const { catchUp: c, baselines } = await catchUp(dir);
+  const pollOnly = await steady(dir, {});
+  const withWatch = await steady(dir, { watch: true });
+  const rotation = await rotationLosses(dir);
+  process.stdout.write(JSON.stringify({
+    bench: 'tailer', node: process.version, catchUp: c, baselines, steady1000LinesPerSec: { default: pollOnly, withFsWatch: withWatch }, rotation,
+  }, null, 2) + '\n');
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
