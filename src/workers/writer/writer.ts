@@ -70,7 +70,7 @@ export function encodeBatch(batch: Batch, vps: string, app: string): { metrics: 
     metrics += encodeCopyRow([m.timestamp, vps, app, m.cpuPercent, m.memoryPercent, m.memoryMb, m.diskPercent, m.diskGb,
       m.loadAvg1m, m.loadAvg5m, m.loadAvg15m, m.cpuUser, m.cpuSystem, m.cpuIowait, m.cpuSteal, m.memoryAvailableMb,
       m.swapPercent, m.swapUsedMb, m.diskFreeGb, m.diskReadBps, m.diskWriteBps, m.netRxBps, m.netTxBps, m.uptimeSeconds,
-      m.mounts as unknown as Record<string, unknown>]);
+      JSON.stringify(m.mounts)]);
   }
   let health = '';
   for (const p of batch.probes) {
