@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { testDatabase } from '../helpers/pg.js';
 import { applyRetention, setRetention, readRetentionPolicies } from '../../src/ops/retention.js';
 import type { PgClient } from '../../src/db/pg.js';
+import { runCli } from './run-cli.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/observ.js', import.meta.url));
 const DAY = 86_400_000;
 
 function dayName(table: string, msAgo: number): string {
@@ -101,19 +99,19 @@ test('observ db retention --dry-run prints the plan, and without it applies it',
   const db = await testDatabase(t);
   await seed(db.client);
   const env = { ...process.env, OBSERV_DB_URL: db.url };
-  const dry = spawnSync(process.execPath, [BIN, 'db', 'retention', '--dry-run', '--set', 'log_entries=3'], { env, encoding: 'utf8' });
+  const dry = await runCli(['db', 'retention', '--dry-run', '--set', 'log_entries=3'], env);
   assert.equal(dry.status, 0, dry.stderr);
   assert.match(dry.stdout, /would set retention of log_entries to 3 days/);
   assert.match(dry.stdout, new RegExp(`would drop partition ${dayName('log_entries', 5 * DAY)}`));
   assert.equal(await count(db.client, 'SELECT count(*) AS n FROM log_entries'), 40);
   assert.equal((await readRetentionPolicies(db.client)).find((p) => p.table === 'log_entries')?.keepDays, 30);
 
-  const real = spawnSync(process.execPath, [BIN, 'db', 'retention'], { env, encoding: 'utf8' });
+  const real = await runCli(['db', 'retention'], env);
   assert.equal(real.status, 0, real.stderr);
   assert.match(real.stdout, new RegExp(`dropped partition ${dayName('log_entries', 35 * DAY)}`));
   assert.equal(await count(db.client, 'SELECT count(*) AS n FROM log_entries'), 10);
 
-  const bad = spawnSync(process.execPath, [BIN, 'db', 'retention', '--set', 'logs'], { env, encoding: 'utf8' });
+  const bad = await runCli(['db', 'retention', '--set', 'logs'], env);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /TABLE=DAYS/);
 });

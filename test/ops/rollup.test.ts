@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { testDatabase } from '../helpers/pg.js';
 import { runRollup } from '../../src/ops/rollup.js';
 import { applyRetention } from '../../src/ops/retention.js';
 import type { PgClient } from '../../src/db/pg.js';
+import { runCli } from './run-cli.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/observ.js', import.meta.url));
 
 /** Metrics every minute of the hour `hoursAgo` hours before the current one, cpu 1..60. */
 async function metricsHour(client: PgClient, hoursAgo: number, vps = 'vps1'): Promise<void> {
@@ -118,7 +116,7 @@ test('observ db rollup reports what it rebuilt', async (t) => {
   await db.client.query('SELECT observ_ensure_partitions(3, 1)');
   await metricsHour(db.client, 2);
   await healthHour(db.client, 2);
-  const out = spawnSync(process.execPath, [BIN, 'db', 'rollup'], { env: { ...process.env, OBSERV_DB_URL: db.url }, encoding: 'utf8' });
+  const out = await runCli(['db', 'rollup'], { ...process.env, OBSERV_DB_URL: db.url });
   assert.equal(out.status, 0, out.stderr);
   assert.match(out.stdout, /vps_metrics: 1 hour rebuilt in 1 range, 1 hourly row written/);
   assert.match(out.stdout, /health_checks: 1 hour rebuilt in 1 range, 1 hourly row written/);
