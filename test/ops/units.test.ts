@@ -72,3 +72,16 @@ test('the agent unit runs obs-agent with its state directory and the spec limits
   // observ doctor checks log files for exactly these groups.
   assert.deepEqual(d.get('SupplementaryGroups'), [SERVICE_GROUPS.join(' ')]);
 });
+
+test('the logrotate example parses, and recommends create over copytruncate', (t) => {
+  const file = join(OPS, 'logrotate.example');
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /^\s+create 0640 www-data www-data$/m);
+  assert.doesNotMatch(text, /^\s+copytruncate/m);
+  if (spawnSync('logrotate', ['--version']).error) { t.skip('logrotate is not installed'); return; }
+  const dir = mkdtempSync(join(tmpdir(), 'observ-logrotate-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = spawnSync('logrotate', ['--debug', '--state', join(dir, 'state'), file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr + r.stdout, /error/i);
+});
