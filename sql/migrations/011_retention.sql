@@ -25,7 +25,7 @@ ON CONFLICT (table_name) DO NOTHING;
 -- nothing else: the policy itself can only be changed by the owner.
 CREATE OR REPLACE FUNCTION observ_apply_retention(p_table text, p_dry_run boolean DEFAULT false)
 RETURNS TABLE (table_name text, action text, target text, row_count bigint, bytes bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET lock_timeout = '5s' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET lock_timeout = '5s' SET "TimeZone" = 'UTC' AS $$
 #variable_conflict use_column
 DECLARE
   v_policy observ_retention%ROWTYPE;

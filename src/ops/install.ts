@@ -55,7 +55,10 @@ function which(name: string, env: NodeJS.ProcessEnv): string | null {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const p = join(dir, name);
-    try { if (lstatSync(p).isFile() || lstatSync(p).isSymbolicLink()) return p; } catch { /* not here */ }
+    try {
+      const st = lstatSync(p);
+      if (st.isFile() || st.isSymbolicLink()) return p;
+    } catch { /* not here */ }
   }
   return null;
 }

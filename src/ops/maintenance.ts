@@ -87,7 +87,14 @@ function summary(result: JobResult): Record<string, unknown> {
   };
 }
 
-/** One look: take the lock if free, run what is due. Exported for tests and for `observ hub --once`-style callers. */
+/** Quiet when nothing happened: an idle hourly job should not fill the hub's log. */
+function worthSaying(result: JobResult): boolean {
+  if ('partitionsCreated' in result) return result.partitionsCreated > 0;
+  if ('rollup' in result) return result.rollup.some((r) => r.hours > 0);
+  return result.retention.length > 0;
+}
+
+/** One look: take the lock if free, run what is due. Exported for tests and one-off callers. */
 export async function maintenanceTick(options: Pick<MaintenanceOptions, 'pool' | 'log' | 'everyMs' | 'retryAfterMs'>): Promise<TickReport> {
   const everyMs = { ...DEFAULT_EVERY_MS, ...options.everyMs };
   const retryAfterMs = options.retryAfterMs ?? 15 * 60_000;
@@ -105,9 +112,7 @@ export async function maintenanceTick(options: Pick<MaintenanceOptions, 'pool' |
           const details = summary(result);
           await client.query('SELECT observ_maintenance_record($1, true, $2::jsonb, NULL)', [job, JSON.stringify(details)]);
           report.ran.push(job);
-          const worthSaying = job === 'retention' ? (details.droppedPartitions as string[]).length > 0 || (details.deletedRows as number) > 0 || (details.busy as string[]).length > 0
-            : job === 'partitions' ? (details.created as number) > 0 : true;
-          if (worthSaying) options.log('info', `maintenance: ${job} done`, details);
+          if (worthSaying(result)) options.log('info', `maintenance: ${job} done`, details);
         } catch (err) {
           report.failed.push(job);
           options.log('warn', `maintenance: ${job} failed; retrying in ${Math.round(retryAfterMs / 60_000)} min`, { error: (err as Error).message });

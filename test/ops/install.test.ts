@@ -126,9 +126,10 @@ test('on a machine run by systemd, install reloads, enables and starts the insta
 test('OBSERV_SYSTEMD_UNIT_DIR sends the unit elsewhere and prints the systemctl commands', async (t) => {
   const r = fakeRoot(t, { binary: true });
   const unitDir = join(r.root, 'units');
-  const out = await runCli(['install', 'shop', '--config', r.configFile], { ...envWithout('OBSERV_DB_URL'), OBSERV_SYSTEMD_UNIT_DIR: unitDir });
+  const out = await runCli(['install', 'shop', '--root', r.root], { ...envWithout('OBSERV_DB_URL'), OBSERV_SYSTEMD_UNIT_DIR: unitDir });
   assert.equal(out.status, 0, out.stderr);
   assert.ok(existsSync(join(unitDir, 'obs-agent@.service')));
+  assert.equal(existsSync(join(r.root, 'etc/systemd')), false);
   assert.match(out.stdout, /sudo systemctl enable --now obs-agent@shop\.service/);
 });
 
