@@ -121,3 +121,15 @@ test('observ db rollup reports what it rebuilt', async (t) => {
   assert.match(out.stdout, /vps_metrics: 1 hour rebuilt in 1 range, 1 hourly row written/);
   assert.match(out.stdout, /health_checks: 1 hour rebuilt in 1 range, 1 hourly row written/);
 });
+
+test('migrations 010 and 011 can be applied again without error or change', async (t) => {
+  const db = await testDatabase(t);
+  const { listMigrations } = await import('../../src/db/migrate.js');
+  const mine = listMigrations().filter((m) => m.version >= 10 && m.version <= 19);
+  assert.deepEqual(mine.map((m) => m.name), ['010_rollups', '011_retention']);
+  await db.client.query("UPDATE observ_retention SET keep_days = 14 WHERE table_name = 'log_entries'");
+  for (const m of mine) await db.client.query(m.sql);
+  // A policy changed by the owner survives a re-run.
+  const r = await db.client.query("SELECT keep_days FROM observ_retention WHERE table_name = 'log_entries'");
+  assert.equal(r.rows[0].keep_days, 14);
+});
