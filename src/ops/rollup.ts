@@ -1,4 +1,54 @@
+// Hourly rollups: vps_metrics → vps_metrics_hourly, health_checks → health_checks_hourly
+// (migration 010). The SQL function observ_rollup() finds the completed hours that received rows
+// since its last run and rebuilds them; this file runs it and reports.
+
+import { parseArgs } from 'node:util';
 import { ObservError } from '../errors.js';
-export async function rollupCommand(_args: string[]): Promise<void> {
-  throw new ObservError('OBS_ERR_USAGE', 'observ db rollup is not available in this build');
+import type { PgClient } from '../db/pg.js';
+import { longQuery, MAINTENANCE_TIMEOUT_MS } from './long-query.js';
+
+export interface RollupResult {
+  /** 'vps_metrics' or 'health_checks'. */
+  source: string;
+  /** Runs of consecutive hours rebuilt (one aggregate query each). */
+  ranges: number;
+  hours: number;
+  rowsUpserted: number;
+}
+
+/** Folds every completed hour with new raw rows into the hourly tables. Idempotent. */
+export async function runRollup(client: PgClient): Promise<RollupResult[]> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL statement_timeout = ${MAINTENANCE_TIMEOUT_MS}`);
+    const r = await longQuery<{ source: string; ranges: number; hours: number; rows_upserted: string }>(
+      client, 'SELECT source, ranges, hours, rows_upserted FROM observ_rollup()');
+    await client.query('COMMIT');
+    return r.rows.map((row) => ({ source: row.source, ranges: row.ranges, hours: row.hours, rowsUpserted: Number(row.rows_upserted) }));
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+export async function rollupCommand(args: string[]): Promise<void> {
+  try {
+    const { values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    if (values.help) { process.stdout.write('usage: observ db rollup\n'); return; }
+  } catch (err) {
+    throw new ObservError('OBS_ERR_USAGE', `${(err as Error).message}\nusage: observ db rollup`);
+  }
+  const { requireDbUrl } = await import('../cli.js');
+  const url = requireDbUrl();
+  const { connect } = await import('../db/pg.js');
+  const client = await connect(url, { applicationName: 'observ db rollup' }).catch((err: Error) => {
+    throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to the database: ${err.message}`);
+  });
+  try {
+    for (const r of await runRollup(client)) {
+      process.stdout.write(`${r.source}: ${r.hours} hour${r.hours === 1 ? '' : 's'} rebuilt in ${r.ranges} range${r.ranges === 1 ? '' : 's'}, ${r.rowsUpserted} hourly row${r.rowsUpserted === 1 ? '' : 's'} written\n`);
+    }
+  } finally {
+    await client.end();
+  }
 }
