@@ -8,6 +8,7 @@
 // hub's API wrapper turns into the response status.
 
 import type { PgPool } from '../../db/pg.js';
+import { inTransaction } from './tx.js';
 
 export class AlertApiError extends Error {
   constructor(readonly status: string, message: string) {
@@ -185,14 +186,12 @@ export function alertsApi(pool: PgPool): AlertsApi {
       if (!Number.isSafeInteger(id) || id < 1) throw bad('alert id must be a positive integer');
       const by = body.by === undefined ? null : String(body.by).slice(0, 200);
       const comment = body.comment === undefined ? null : String(body.comment).slice(0, 2000);
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      return inTransaction(pool, async (client) => {
         const r = await client.query<StateRow>('SELECT * FROM alert_state WHERE id = $1 FOR UPDATE', [id]);
         const row = r.rows[0];
         if (!row || row.episode === 0) throw new AlertApiError('404 Not Found', `no alert ${id}`);
         if (row.status !== 'firing') throw new AlertApiError('409 Conflict', `alert ${id} is ${row.status}, not firing`);
-        if (row.acknowledged_at) { await client.query('COMMIT'); return { alert: stateJson(row), alreadyAcknowledged: true }; }
+        if (row.acknowledged_at) return { alert: stateJson(row), alreadyAcknowledged: true };
         const u = await client.query<StateRow>(
           'UPDATE alert_state SET acknowledged_at = now(), acknowledged_by = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, by]);
         await client.query(
@@ -200,14 +199,8 @@ export function alertsApi(pool: PgPool): AlertsApi {
            VALUES ($1, 'acknowledged', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
           [id, row.episode, row.rule_name, row.rule_type, row.vps_name, row.app_name, row.subject, row.severity,
             comment ?? `acknowledged${by ? ` by ${by}` : ''}`, row.value, by]);
-        await client.query('COMMIT');
         return { alert: stateJson(u.rows[0]!), alreadyAcknowledged: false };
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
   };
 }

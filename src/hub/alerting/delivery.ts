@@ -14,6 +14,7 @@ import type { PgPool } from '../../db/pg.js';
 import type { AlertConfig } from './config.js';
 import type { ChannelSender } from './channels.js';
 import type { Notification } from './render.js';
+import { inTransaction } from './tx.js';
 
 export interface DeliveryStats {
   attempts: number;
@@ -53,9 +54,7 @@ export class Deliverer {
 
   /** Handles one due row; false when none was due. */
   async deliverOne(): Promise<boolean> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       const r = await client.query<OutboxRow>(
         `SELECT o.id, o.event_id, o.channel, o.attempts, o.message FROM alert_outbox o
           WHERE o.status = 'pending' AND o.next_attempt_at <= now()
@@ -64,7 +63,7 @@ export class Deliverer {
           ORDER BY o.next_attempt_at, o.id
           LIMIT 1 FOR UPDATE OF o SKIP LOCKED`);
       const row = r.rows[0];
-      if (!row) { await client.query('COMMIT'); return false; }
+      if (!row) return false;
       const attempt = row.attempts + 1;
       const channel = this.config.channels.find((c) => c.name === row.channel);
       const started = Date.now();
@@ -93,13 +92,7 @@ export class Deliverer {
         this.stats.retried++;
         this.stats.lastError = outcome.error;
       }
-      await client.query('COMMIT');
       return true;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 }

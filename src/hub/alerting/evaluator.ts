@@ -16,6 +16,7 @@ import { absentVerdict, keyString, type AlertKey, type Observation } from './jud
 import { mutedBy } from './maintenance.js';
 import { errorLinesBefore, hostAt, observe } from './queries.js';
 import { dashboardLink, type IncidentContext, type Notification } from './render.js';
+import { inTransaction } from './tx.js';
 import { NEVER_ACTIVE, step, type PlannedEvent, type StoredState, type EventKind } from './state-machine.js';
 
 export interface EvaluationReport {
@@ -100,9 +101,7 @@ async function evaluateRule(o: EvaluatorOptions, rule: AlertRule, now: number, r
 }
 
 async function applyTransition(o: EvaluatorOptions, rule: AlertRule, key: AlertKey, ob: Observation | null, now: number, report: EvaluationReport): Promise<void> {
-  const client = await o.pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(o.pool, async (client) => {
     await client.query(
       `INSERT INTO alert_state (rule_name, rule_type, vps_name, app_name, subject, status, episode, severity)
        VALUES ($1, $2, $3, $4, $5, 'resolved', 0, $6) ON CONFLICT (rule_name, vps_name, app_name, subject) DO NOTHING`,
@@ -113,7 +112,7 @@ async function applyTransition(o: EvaluatorOptions, rule: AlertRule, key: AlertK
     const row = locked.rows[0]!;
     const muted = mutedBy(o.config.maintenance, rule.name, key.vps, key.app, now);
     const { state, events } = step({ state: toStored(row), verdict: ob?.verdict ?? absentVerdict(rule), now, mutedBy: muted, reminderIntervalMs: rule.reminderIntervalMs });
-    if (!events.length) { await client.query('COMMIT'); return; }
+    if (!events.length) return;
     const summary = ob?.summary ?? (rule.type === 'log_error_rate' ? 'no error lines in the window' : '');
     await client.query(
       `UPDATE alert_state SET status = $2, episode = $3, pending_since = $4, firing_since = $5, resolved_at = $6, notified = $7,
@@ -125,13 +124,7 @@ async function applyTransition(o: EvaluatorOptions, rule: AlertRule, key: AlertK
     for (const planned of events) {
       await insertEvent(client, o, rule, key, ob, Number(row.id), state, planned, summary, now, report);
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function insertEvent(client: PgClient, o: EvaluatorOptions, rule: AlertRule, key: AlertKey, ob: Observation | null, alertId: number,

@@ -25,6 +25,7 @@ import { ChannelSender } from './channels.js';
 import { Deliverer, type DeliveryStats } from './delivery.js';
 import { evaluateOnce, type EvaluationReport } from './evaluator.js';
 import { Leadership } from './leader.js';
+import { inTransaction } from './tx.js';
 
 export { loadAlertConfig, parseAlertConfig, defaultAlertConfig, DEFAULT_RULES } from './config.js';
 export type { AlertConfig, AlertRule, Channel, MaintenanceWindow } from './config.js';
@@ -184,18 +185,10 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
 
 /** The rules the leader evaluates, readable by every hub (GET /api/alert-rules). */
 async function snapshotRules(pool: PgPool, config: AlertConfig): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('DELETE FROM alert_rules');
     for (const rule of config.rules) {
       await client.query('INSERT INTO alert_rules (rule_name, rule_type, definition) VALUES ($1, $2, $3)', [rule.name, rule.type, JSON.stringify(rule)]);
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
