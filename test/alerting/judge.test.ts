@@ -47,7 +47,7 @@ test('health verdicts: N failures fire, M successes recover, fewer hold', () => 
   assert.equal(verdict([true, false, false, false]), 'fire');
   assert.equal(verdict([false, false, false, true]), 'hold');
   assert.equal(verdict([false, false, false, true, true]), 'recover');
-  assert.match(judgeHealth(health, healthRows([false, false, false]))[0]!.summary, /failed 3\+ times in a row: HTTP 500, boom/);
+  assert.match(judgeHealth(health, healthRows([false, false, false]))[0]!.summary, /^3 failed checks in a row: HTTP 500, boom$/);
 });
 
 test('3 failures notify once; flapping never notifies; recovery notifies once', () => {
@@ -114,7 +114,7 @@ test('globs match whole names only', () => {
 const note: Notification = {
   kind: 'firing', idempotencyKey: 'observ-1-1-2-hook', alertId: 1, eventId: 2, episode: 1,
   rule: { name: 'shop-health', type: 'health_check', severity: 'critical' }, vps: 'vps-1', app: 'shop', subject: 'http://x/h',
-  summary: 'http://x/h failed 3+ times in a row: HTTP 503', value: 3, eventAt: '2026-03-01T12:00:05.000Z',
+  summary: '3 failed checks in a row: HTTP 503', value: 3, eventAt: '2026-03-01T12:00:05.000Z',
   observedAt: '2026-03-01T12:00:00.000Z', firingSince: '2026-03-01T12:00:05.000Z', mutedUntilNow: false,
   dashboardLink: dashboardLink('https://hub.example.com/', 'vps-1', 'shop', '2026-03-01T12:00:00.000Z'),
   context: { at: '2026-03-01T12:00:00.000Z', host: { at: '2026-03-01T12:00:00.000Z', cpuPercent: 97.5, memoryPercent: 80, diskPercent: 41, loadAvg1m: 3 },
@@ -128,7 +128,9 @@ test('untrusted log text cannot mention, link or break out of a code block in Sl
   assert.match(slack, /&lt;@U123&gt; '''x''' &lt;https:\/\/evil\|click&gt; &amp; x+…/);
   const email = renderEmail(note);
   assert.ok(!email.html.includes('<@U123>'));
-  assert.equal(email.subject, '[FIRING] shop-health on vps-1/shop (http://x/h): http://x/h failed 3+ times in a row: HTTP 503');
+  assert.equal(email.subject, '[FIRING] shop-health on vps-1/shop (http://x/h): 3 failed checks in a row: HTTP 503');
+  const resolved = renderEmail({ ...note, kind: 'resolved', eventAt: '2026-03-01T12:12:05.000Z', context: null });
+  assert.match(resolved.text, /^Was firing for 12m \(since 2026-03-01T12:00:05.000Z\)$/m);
   assert.equal(note.dashboardLink, 'https://hub.example.com/#/app/vps-1/shop?at=2026-03-01T12%3A00%3A00.000Z');
 });
 

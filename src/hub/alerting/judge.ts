@@ -78,9 +78,10 @@ export function judgeHealth(rule: HealthCheckRule, rows: readonly HealthRow[]): 
     while (failRun < list.length && !list[failRun]!.success) failRun++;
     let okRun = 0;
     while (okRun < list.length && list[okRun]!.success) okRun++;
+    // The url is the alert's subject, shown beside the summary; the summary says what happened.
     const what = latest.success
-      ? `${latest.url} is up (${okRun} success${okRun === 1 ? '' : 'es'} in a row)`
-      : `${latest.url} failed ${failRun >= rule.failures ? `${rule.failures}+` : failRun} time${failRun === 1 ? '' : 's'} in a row: ${describeFailure(latest)}`;
+      ? `up (${okRun} successful check${okRun === 1 ? '' : 's'} in a row)`
+      : `${failRun} failed check${failRun === 1 ? '' : 's'} in a row: ${describeFailure(latest)}`;
     const verdict: Verdict = failRun >= rule.failures ? 'fire' : failRun > 0 ? 'pending' : okRun >= rule.successes ? 'recover' : 'hold';
     out.push({ vps: latest.vps_name, app: latest.app_name, subject: latest.url, verdict, value: latest.success ? okRun : failRun,
       summary: what, observedAt: iso(latest.timestamp) });
@@ -185,8 +186,8 @@ export function judgeCert(rule: CertExpiryRule, rows: readonly CertRow[]): Obser
     const expiring = r.cert_days_left < rule.days;
     const days = round(r.cert_days_left);
     out.push({ vps: r.vps_name, app: r.app_name, subject: r.url, verdict: expiring ? 'fire' : 'recover', value: days,
-      summary: days < 0 ? `TLS certificate of ${r.url} expired ${-days} days ago`
-        : `TLS certificate of ${r.url} expires in ${days} days${expiring ? ` (alert below ${rule.days})` : ''}`,
+      summary: days < 0 ? `TLS certificate expired ${-days} days ago`
+        : `TLS certificate expires in ${days} days${expiring ? ` (alert below ${rule.days})` : ''}`,
       observedAt: iso(r.timestamp) });
   }
   return out;

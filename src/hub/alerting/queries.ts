@@ -80,12 +80,13 @@ async function metricRows(pool: PgPool, rule: MetricRule): Promise<MetricRow[]> 
   return r.rows;
 }
 
+/** `at` comes from a JS Date (milliseconds) while rows keep microseconds: the +1 ms keeps the row `at` was read from. */
 export async function errorLinesBefore(pool: Queryable, vps: string, app: string, at: string, limit: number, levels: readonly string[]): Promise<ErrorLine[]> {
   if (limit <= 0) return [];
   const r = await pool.query<{ timestamp: Date; level: string; logger: string | null; message: string }>(
     `SELECT timestamp, level, logger, message FROM log_entries
       WHERE app_name = $2 AND vps_name = $1 AND level = ANY($3::text[])
-        AND timestamp <= $4::timestamptz AND timestamp > $4::timestamptz - interval '1 hour'
+        AND timestamp < $4::timestamptz + interval '1 millisecond' AND timestamp > $4::timestamptz - interval '1 hour'
       ORDER BY timestamp DESC, id DESC LIMIT $5`,
     [vps, app, levels, at, limit]);
   return r.rows.reverse().map((l) => ({ timestamp: l.timestamp.toISOString(), level: l.level, logger: l.logger, message: l.message }));

@@ -2,6 +2,7 @@
 // Log text is untrusted: escaped for Slack mrkdwn and for HTML, and cut to a bounded length.
 
 import { createHmac } from 'node:crypto';
+import { formatDuration } from './config.js';
 
 export interface ErrorLine {
   timestamp: string;
@@ -59,6 +60,14 @@ export function cut(text: string, max = MAX_LINE): string {
   return oneLine.length > max ? oneLine.slice(0, max - 1) + '…' : oneLine;
 }
 
+/** "firing since … (for 12m)" for a resolved notice, "firing since …" otherwise. */
+function firingLine(n: Notification): string | null {
+  if (!n.firingSince) return null;
+  if (n.kind !== 'resolved') return `Firing since ${n.firingSince}`;
+  const ms = Date.parse(n.eventAt) - Date.parse(n.firingSince);
+  return `Was firing for ${formatDuration(ms)} (since ${n.firingSince})`;
+}
+
 const LABEL: Record<Notification['kind'], string> = { firing: 'FIRING', resolved: 'RESOLVED', reminder: 'STILL FIRING' };
 
 export function title(n: Notification): string {
@@ -85,7 +94,8 @@ export function renderSlack(n: Notification): Record<string, unknown> {
   const head = `${icon} *${slackEscape(title(n))}*`;
   const lines: string[] = [slackEscape(n.summary)];
   if (n.mutedUntilNow) lines.push('_Held back by a maintenance window that has ended._');
-  if (n.kind !== 'resolved' && n.firingSince) lines.push(`Firing since ${n.firingSince}`);
+  const firing = firingLine(n);
+  if (firing) lines.push(firing);
   const blocks: Record<string, unknown>[] = [
     { type: 'section', text: { type: 'mrkdwn', text: `${head}\n${lines.join('\n')}` } },
   ];
@@ -122,10 +132,11 @@ export function renderEmail(n: Notification): { subject: string; text: string; h
   const subject = cut(`${title(n)}: ${n.summary}`, 200);
   const text: string[] = [title(n), '', n.summary];
   if (n.mutedUntilNow) text.push('(Held back by a maintenance window that has ended.)');
-  if (n.kind !== 'resolved' && n.firingSince) text.push(`Firing since: ${n.firingSince}`);
+  const firing = firingLine(n);
+  if (firing) text.push(firing);
   text.push(`Rule: ${n.rule.name} (${n.rule.type}, ${n.rule.severity})`);
   const c = n.context;
-  if (c?.host) text.push('', `Host at ${c.host.at}: ${hostLine(c.host)}`);
+  if (c?.host) text.push('', `Host: ${hostLine(c.host)}`);
   if (c?.errorLines.length) {
     text.push('', 'Last errors before the failure:');
     for (const l of c.errorLines) text.push(`  ${l.timestamp} ${l.level} ${cut(l.message)}`);
@@ -134,7 +145,7 @@ export function renderEmail(n: Notification): { subject: string; text: string; h
 
   const h: string[] = [`<h2 style="margin:0 0 8px">${htmlEscape(title(n))}</h2>`, `<p>${htmlEscape(n.summary)}</p>`];
   if (n.mutedUntilNow) h.push('<p><em>Held back by a maintenance window that has ended.</em></p>');
-  if (n.kind !== 'resolved' && n.firingSince) h.push(`<p>Firing since ${htmlEscape(n.firingSince)}</p>`);
+  if (firing) h.push(`<p>${htmlEscape(firing)}</p>`);
   h.push(`<p>Rule: ${htmlEscape(n.rule.name)} (${htmlEscape(n.rule.type)}, ${htmlEscape(n.rule.severity)})</p>`);
   if (c?.host) h.push(`<p>Host: ${htmlEscape(hostLine(c.host))}</p>`);
   if (c?.errorLines.length) {
