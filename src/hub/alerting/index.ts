@@ -68,8 +68,9 @@ export interface Alerting {
 }
 
 export async function startAlerting(options: AlertingOptions): Promise<Alerting> {
-  const config = options.config ?? (options.configFile ? loadAlertConfig(options.configFile) : defaultAlertConfig());
   const log = options.log;
+  const config = options.config ??
+    (options.configFile ? loadAlertConfig(options.configFile, { warn: (m) => log('warn', `alerting config: ${m}`) }) : defaultAlertConfig());
   const pool = options.pool;
   const present = await pool.query<{ ok: boolean }>(`SELECT to_regclass('alert_outbox') IS NOT NULL AND to_regclass('alert_leader') IS NOT NULL AS ok`);
   if (!present.rows[0]!.ok) {
