@@ -1,0 +1,124 @@
+// The reads behind each rule type. Every per-agent read is a LATERAL index scan on
+// (vps_name, app_name, timestamp DESC) with a LIMIT, driven by agent_checkpoints (one row per
+// agent), so an evaluation costs O(agents) small index scans whatever the size of the tables.
+
+import type { PgClient, PgPool } from '../../db/pg.js';
+import { inTransaction } from './tx.js';
+
+/** A pool or a client inside a transaction. */
+export type Queryable = Pick<PgClient, 'query'>;
+import type { AlertRule, MetricRule } from './config.js';
+import {
+  judgeCert, judgeErrorRate, judgeHealth, judgeMetric, judgeSilent,
+  type CertRow, type ErrorCountRow, type HealthRow, type MetricRow, type Observation, type SilentRow,
+} from './judge.js';
+import type { ErrorLine, HostSnapshot } from './render.js';
+
+/** Most urls per agent whose last results a health rule can see (rows read = this × max(N, M)). */
+const URLS_PER_AGENT = 32;
+
+/**
+ * Runs per-agent "latest rows" reads with sorting discouraged. The planner estimates rows per
+ * (vps_name, app_name) from the two columns' distinct counts as if they were independent (they are
+ * not: an app lives on few VPS), expects ~15 rows instead of thousands, and picks a bitmap scan of
+ * the agent's whole day plus a sort. Without sorting it reads each day-partition's
+ * (vps_name, app_name, timestamp DESC) index in order and stops at the LIMIT. Measured with 300
+ * agents × 2 URLs × 6 h of checks (bench/alerting-evaluation): 345 ms → 23–39 ms per health read.
+ */
+async function latestRows<T extends object>(pool: PgPool, sql: string, params: unknown[]): Promise<T[]> {
+  return inTransaction(pool, async (client) => {
+    await client.query('SET LOCAL enable_sort = off');
+    return (await client.query<T>(sql, params)).rows;
+  });
+}
+
+const interval = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))} seconds`;
+
+export async function observe(pool: PgPool, rule: AlertRule): Promise<Observation[]> {
+  switch (rule.type) {
+    case 'health_check': {
+      // Only the last max(N, M) results of each url leave the database.
+      const keep = Math.max(rule.failures, rule.successes);
+      const rows = await latestRows<HealthRow>(pool,
+        `SELECT vps_name, app_name, url, timestamp, success, status_code, error_message
+           FROM (SELECT h.*, row_number() OVER (PARTITION BY h.vps_name, h.app_name, h.url ORDER BY h.timestamp DESC) AS rn
+                   FROM agent_checkpoints c
+                   CROSS JOIN LATERAL (
+                         SELECT x.vps_name, x.app_name, x.url, x.timestamp, x.success, x.status_code, x.error_message
+                           FROM health_checks x
+                          WHERE x.vps_name = c.vps_name AND x.app_name = c.app_name AND x.timestamp > now() - interval '1 day'
+                          ORDER BY x.timestamp DESC LIMIT $1) h) ranked
+          WHERE rn <= $2`,
+        [keep * URLS_PER_AGENT, keep]);
+      return judgeHealth(rule, rows);
+    }
+    case 'metric':
+      // A metric window holds few samples per agent: the default plan is right here.
+      return judgeMetric(rule, (await pool.query<MetricRow>(metricSql(rule), [interval(rule.forMs + 15 * 60_000)])).rows);
+    case 'agent_silent': {
+      const r = await pool.query<SilentRow>(
+        `SELECT vps_name, app_name, updated_at, collection_interval,
+                extract(epoch FROM now() - updated_at)::float8 AS silent_seconds
+           FROM agent_checkpoints`);
+      return judgeSilent(rule, r.rows);
+    }
+    case 'log_error_rate': {
+      const r = await pool.query<ErrorCountRow>(
+        `SELECT vps_name, app_name, count(*)::int AS lines, max(timestamp) AS last_at
+           FROM log_entries
+          WHERE timestamp > now() - $1::interval AND level = ANY($2::text[])
+          GROUP BY vps_name, app_name`,
+        [interval(rule.windowMs), rule.levels]);
+      return judgeErrorRate(rule, r.rows);
+    }
+    case 'cert_expiry': {
+      const rows = await latestRows<CertRow>(pool,
+        `SELECT c.vps_name, c.app_name, h.url, h.cert_days_left, h.timestamp
+           FROM agent_checkpoints c
+           CROSS JOIN LATERAL (
+                 SELECT DISTINCT ON (x.url) x.url, x.cert_days_left, x.timestamp
+                   FROM (SELECT y.url, y.cert_days_left, y.timestamp FROM health_checks y
+                          WHERE y.vps_name = c.vps_name AND y.app_name = c.app_name AND y.timestamp > now() - interval '1 day'
+                          ORDER BY y.timestamp DESC LIMIT $1) x
+                  WHERE x.cert_days_left IS NOT NULL
+                  ORDER BY x.url, x.timestamp DESC) h`,
+        [URLS_PER_AGENT * 2]);
+      return judgeCert(rule, rows);
+    }
+  }
+}
+
+function metricSql(rule: MetricRule): string {
+  // rule.metric is one of METRICS (validated), so it is safe as an identifier. The window reaches
+  // 15 minutes past `for` so a breach that began just before the window is still seen as held.
+  return `SELECT c.vps_name, c.app_name, m.timestamp, m.value
+       FROM agent_checkpoints c
+       CROSS JOIN LATERAL (
+             SELECT x.timestamp, x.${rule.metric}::float8 AS value FROM vps_metrics x
+              WHERE x.vps_name = c.vps_name AND x.app_name = c.app_name AND x.timestamp > now() - $1::interval
+              ORDER BY x.timestamp DESC LIMIT 5000) m`;
+}
+
+/** `at` comes from a JS Date (milliseconds) while rows keep microseconds: the +1 ms keeps the row `at` was read from. */
+export async function errorLinesBefore(pool: Queryable, vps: string, app: string, at: string, limit: number, levels: readonly string[]): Promise<ErrorLine[]> {
+  if (limit <= 0) return [];
+  const r = await pool.query<{ timestamp: Date; level: string; logger: string | null; message: string }>(
+    `SELECT timestamp, level, logger, message FROM log_entries
+      WHERE app_name = $2 AND vps_name = $1 AND level = ANY($3::text[])
+        AND timestamp < $4::timestamptz + interval '1 millisecond' AND timestamp > $4::timestamptz - interval '1 hour'
+      ORDER BY timestamp DESC, id DESC LIMIT $5`,
+    [vps, app, levels, at, limit]);
+  return r.rows.reverse().map((l) => ({ timestamp: l.timestamp.toISOString(), level: l.level, logger: l.logger, message: l.message }));
+}
+
+export async function hostAt(pool: Queryable, vps: string, app: string, at: string): Promise<HostSnapshot | null> {
+  const r = await pool.query<{ timestamp: Date; cpu_percent: number | null; memory_percent: number | null; disk_percent: number | null; load_avg_1m: number | null }>(
+    `SELECT timestamp, cpu_percent, memory_percent, disk_percent, load_avg_1m FROM vps_metrics
+      WHERE vps_name = $1 AND app_name = $2
+        AND timestamp BETWEEN $3::timestamptz - interval '10 minutes' AND $3::timestamptz + interval '2 minutes'
+      ORDER BY abs(extract(epoch FROM timestamp - $3::timestamptz)) LIMIT 1`,
+    [vps, app, at]);
+  const m = r.rows[0];
+  if (!m) return null;
+  return { at: m.timestamp.toISOString(), cpuPercent: m.cpu_percent, memoryPercent: m.memory_percent, diskPercent: m.disk_percent, loadAvg1m: m.load_avg_1m };
+}
