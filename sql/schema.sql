@@ -151,3 +151,400 @@ $$;
 
 SELECT observ_ensure_partitions();
 INSERT INTO observ_schema_migrations (version, name) VALUES (1, '001_base') ON CONFLICT DO NOTHING;
+
+-- ==== 010_rollups ====
+-- 010: hourly rollups of vps_metrics and health_checks, and the state of the hub's maintenance jobs.
+--
+-- Rollups are recomputed, never incremented: an hour is rebuilt from all its raw rows and upserted,
+-- so running twice, or after late rows arrive (an agent replaying its spool after an outage), gives
+-- the same result. Which hours to rebuild comes from `ingested_at` (when a row was stored, as opposed
+-- to `timestamp`, when it was measured): every completed hour that received a row since the last run.
+
+ALTER TABLE vps_metrics ADD COLUMN IF NOT EXISTS ingested_at timestamptz NOT NULL DEFAULT now();
+ALTER TABLE health_checks ADD COLUMN IF NOT EXISTS ingested_at timestamptz NOT NULL DEFAULT now();
+-- BRIN: ingested_at follows the physical order of an append-only partition, so this index costs
+-- almost nothing on insert and lets the hourly "what is new" query skip old blocks.
+CREATE INDEX IF NOT EXISTS vps_metrics_ingested ON vps_metrics USING brin (ingested_at);
+CREATE INDEX IF NOT EXISTS health_checks_ingested ON health_checks USING brin (ingested_at);
+
+CREATE TABLE IF NOT EXISTS vps_metrics_hourly (
+  bucket      timestamptz NOT NULL,
+  vps_name    text NOT NULL,
+  app_name    text NOT NULL,
+  samples     integer NOT NULL,
+  cpu_avg     double precision,
+  cpu_min     double precision,
+  cpu_max     double precision,
+  memory_avg  double precision,
+  memory_min  double precision,
+  memory_max  double precision,
+  disk_avg    double precision,
+  disk_min    double precision,
+  disk_max    double precision,
+  load1_avg   double precision,
+  load1_min   double precision,
+  load1_max   double precision,
+  net_rx_avg  double precision,
+  net_tx_avg  double precision,
+  PRIMARY KEY (vps_name, app_name, bucket)
+);
+CREATE INDEX IF NOT EXISTS vps_metrics_hourly_bucket ON vps_metrics_hourly (bucket);
+
+CREATE TABLE IF NOT EXISTS health_checks_hourly (
+  bucket      timestamptz NOT NULL,
+  vps_name    text NOT NULL,
+  app_name    text NOT NULL,
+  url         text NOT NULL,
+  checks      integer NOT NULL,
+  failures    integer NOT NULL,
+  latency_avg double precision,
+  latency_p50 double precision,
+  latency_p95 double precision,
+  latency_p99 double precision,
+  latency_max double precision,
+  PRIMARY KEY (vps_name, app_name, url, bucket)
+);
+CREATE INDEX IF NOT EXISTS health_checks_hourly_bucket ON health_checks_hourly (bucket);
+
+-- One row per maintenance job ('retention', 'rollup', 'partitions') and per rollup source
+-- ('rollup:vps_metrics', 'rollup:health_checks', whose watermark is the ingested_at already folded).
+CREATE TABLE IF NOT EXISTS observ_maintenance (
+  job          text PRIMARY KEY,
+  last_run_at  timestamptz,
+  last_ok_at   timestamptz,
+  last_error   text,
+  last_result  jsonb,
+  watermark    timestamptz
+);
+
+-- Records a job's run; SECURITY DEFINER so a read-only hub role can keep the schedule.
+CREATE OR REPLACE FUNCTION observ_maintenance_record(p_job text, p_ok boolean, p_result jsonb DEFAULT NULL, p_error text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  IF p_job NOT IN ('retention', 'rollup', 'partitions') THEN
+    RAISE EXCEPTION 'unknown maintenance job %', p_job USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  INSERT INTO observ_maintenance AS m (job, last_run_at, last_ok_at, last_error, last_result)
+  VALUES (p_job, now(), CASE WHEN p_ok THEN now() END, p_error, p_result)
+  ON CONFLICT (job) DO UPDATE
+    SET last_run_at = now(),
+        last_ok_at = CASE WHEN p_ok THEN now() ELSE m.last_ok_at END,
+        last_error = p_error,
+        last_result = coalesce(p_result, m.last_result);
+END;
+$$;
+
+-- Rebuilds the hourly rows of every completed hour (UTC) that received raw rows since the last run.
+-- p_slack re-reads rows stored a little before the watermark: ingested_at is the writer's
+-- transaction start, and a transaction that started before our run may commit after it.
+CREATE OR REPLACE FUNCTION observ_rollup(p_slack interval DEFAULT interval '10 minutes')
+RETURNS TABLE (source text, ranges integer, hours integer, rows_upserted bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET "TimeZone" = 'UTC' AS $$
+#variable_conflict use_column
+DECLARE
+  v_source text;
+  v_mark timestamptz;
+  v_since timestamptz;
+  v_current_hour timestamptz := date_trunc('hour', now());
+  v_pending timestamptz;
+  v_range record;
+  v_ranges integer;
+  v_hours integer;
+  v_rows bigint;
+  v_n bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('observ_rollup'));
+  FOREACH v_source IN ARRAY ARRAY['vps_metrics', 'health_checks'] LOOP
+    SELECT watermark INTO v_mark FROM observ_maintenance WHERE job = 'rollup:' || v_source;
+    v_since := coalesce(v_mark - p_slack, '-infinity'::timestamptz);
+    -- Rows of the current (incomplete) hour are not folded yet: keep the watermark before the first
+    -- of them so the run after the hour completes sees them again. Rows stamped more than a day
+    -- ahead (a clock far off) would hold the watermark back for days: they are left out of this.
+    EXECUTE format('SELECT min(ingested_at) FROM %I WHERE ingested_at > $1 AND timestamp >= $2 AND timestamp < $2 + interval ''1 day''', v_source)
+      INTO v_pending USING v_since, v_current_hour;
+    v_ranges := 0; v_hours := 0; v_rows := 0;
+    -- Dirty hours, merged into runs of consecutive hours (gaps and islands): one aggregate per run.
+    FOR v_range IN EXECUTE format($q$
+        WITH dirty AS (
+          SELECT DISTINCT date_trunc('hour', timestamp) AS h FROM %I
+           WHERE ingested_at > $1 AND timestamp < $2
+        ), islands AS (
+          SELECT h, h - (row_number() OVER (ORDER BY h)) * interval '1 hour' AS grp FROM dirty
+        )
+        SELECT min(h) AS lo, max(h) + interval '1 hour' AS hi, count(*)::integer AS n
+          FROM islands GROUP BY grp ORDER BY 1$q$, v_source)
+      USING v_since, v_current_hour
+    LOOP
+      IF v_source = 'vps_metrics' THEN
+        INSERT INTO vps_metrics_hourly AS r (bucket, vps_name, app_name, samples, cpu_avg, cpu_min, cpu_max,
+               memory_avg, memory_min, memory_max, disk_avg, disk_min, disk_max, load1_avg, load1_min, load1_max,
+               net_rx_avg, net_tx_avg)
+        SELECT date_trunc('hour', timestamp), vps_name, app_name, count(*),
+               avg(cpu_percent), min(cpu_percent), max(cpu_percent),
+               avg(memory_percent), min(memory_percent), max(memory_percent),
+               avg(disk_percent), min(disk_percent), max(disk_percent),
+               avg(load_avg_1m), min(load_avg_1m), max(load_avg_1m),
+               avg(net_rx_bps), avg(net_tx_bps)
+          FROM vps_metrics
+         WHERE timestamp >= v_range.lo AND timestamp < v_range.hi
+         GROUP BY 1, 2, 3
+        ON CONFLICT (vps_name, app_name, bucket) DO UPDATE SET
+               samples = excluded.samples,
+               cpu_avg = excluded.cpu_avg, cpu_min = excluded.cpu_min, cpu_max = excluded.cpu_max,
+               memory_avg = excluded.memory_avg, memory_min = excluded.memory_min, memory_max = excluded.memory_max,
+               disk_avg = excluded.disk_avg, disk_min = excluded.disk_min, disk_max = excluded.disk_max,
+               load1_avg = excluded.load1_avg, load1_min = excluded.load1_min, load1_max = excluded.load1_max,
+               net_rx_avg = excluded.net_rx_avg, net_tx_avg = excluded.net_tx_avg;
+      ELSE
+        -- Latency figures cover the checks that recorded a response time (nulls are ignored).
+        INSERT INTO health_checks_hourly AS r (bucket, vps_name, app_name, url, checks, failures,
+               latency_avg, latency_p50, latency_p95, latency_p99, latency_max)
+        SELECT bucket, vps_name, app_name, url, checks, failures, latency_avg, pct[1], pct[2], pct[3], latency_max
+          FROM (SELECT date_trunc('hour', timestamp) AS bucket, vps_name, app_name, url,
+                       count(*)::integer AS checks, (count(*) FILTER (WHERE NOT success))::integer AS failures,
+                       avg(response_time_ms)::double precision AS latency_avg,
+                       percentile_cont(ARRAY[0.5, 0.95, 0.99]::double precision[]) WITHIN GROUP (ORDER BY response_time_ms) AS pct,
+                       max(response_time_ms)::double precision AS latency_max
+                  FROM health_checks
+                 WHERE timestamp >= v_range.lo AND timestamp < v_range.hi
+                 GROUP BY 1, 2, 3, 4) s
+        ON CONFLICT (vps_name, app_name, url, bucket) DO UPDATE SET
+               checks = excluded.checks, failures = excluded.failures,
+               latency_avg = excluded.latency_avg, latency_p50 = excluded.latency_p50,
+               latency_p95 = excluded.latency_p95, latency_p99 = excluded.latency_p99,
+               latency_max = excluded.latency_max;
+      END IF;
+      GET DIAGNOSTICS v_n = ROW_COUNT;
+      v_ranges := v_ranges + 1;
+      v_hours := v_hours + v_range.n;
+      v_rows := v_rows + v_n;
+    END LOOP;
+    INSERT INTO observ_maintenance (job, last_run_at, last_ok_at, watermark)
+    VALUES ('rollup:' || v_source, now(), now(), least(now(), v_pending))
+    ON CONFLICT (job) DO UPDATE SET last_run_at = now(), last_ok_at = now(), watermark = excluded.watermark;
+    source := v_source; ranges := v_ranges; hours := v_hours; rows_upserted := v_rows;
+    RETURN NEXT;
+  END LOOP;
+END;
+$$;
+
+-- Only the schema owner and the roles granted in sql/roles.sql run maintenance.
+REVOKE ALL ON FUNCTION observ_maintenance_record(text, boolean, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION observ_rollup(interval) FROM PUBLIC;
+INSERT INTO observ_schema_migrations (version, name) VALUES (10, '010_rollups') ON CONFLICT DO NOTHING;
+
+-- ==== 011_retention ====
+-- 011: retention per table. Daily partitions wholly past retention are detached and dropped
+-- (measured: 27 ms, against 139 ms of DELETE plus 0.8 s of VACUUM per day of logs); rows past
+-- retention in a table's DEFAULT partition, and in unpartitioned tables, are deleted.
+-- Retention is at day granularity: a row is kept at least keep_days, and gone within a day after.
+-- The spec's `DELETE FROM … WHERE timestamp < NOW() - INTERVAL '…'` statements keep working.
+
+CREATE TABLE IF NOT EXISTS observ_retention (
+  table_name  text PRIMARY KEY,
+  time_column text NOT NULL,
+  keep_days   integer NOT NULL CHECK (keep_days >= 1)
+);
+INSERT INTO observ_retention (table_name, time_column, keep_days) VALUES
+  ('vps_metrics', 'timestamp', 90),
+  ('health_checks', 'timestamp', 90),
+  ('log_entries', 'timestamp', 30),
+  ('agent_events', 'timestamp', 90),
+  ('vps_metrics_hourly', 'bucket', 730),
+  ('health_checks_hourly', 'bucket', 730)
+ON CONFLICT (table_name) DO NOTHING;
+
+-- One table's retention. Returns what was done (or, with p_dry_run, what would be done).
+-- Actions: drop_partition, delete_default (rows past retention in <table>_default), delete
+-- (unpartitioned table), busy (a partition whose lock was not granted within lock_timeout: the
+-- next run takes it). SECURITY DEFINER so a read-only hub role can run the configured policy, and
+-- nothing else: the policy itself can only be changed by the owner.
+CREATE OR REPLACE FUNCTION observ_apply_retention(p_table text, p_dry_run boolean DEFAULT false)
+RETURNS TABLE (table_name text, action text, target text, row_count bigint, bytes bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET lock_timeout = '5s' SET "TimeZone" = 'UTC' AS $$
+#variable_conflict use_column
+DECLARE
+  v_policy observ_retention%ROWTYPE;
+  v_cutoff timestamptz;
+  v_part record;
+  v_n bigint;
+  v_default text;
+BEGIN
+  SELECT * INTO v_policy FROM observ_retention r WHERE r.table_name = p_table;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no retention policy for table %', p_table USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF to_regclass(p_table) IS NULL THEN
+    RETURN;
+  END IF;
+  v_cutoff := now() - make_interval(days => v_policy.keep_days);
+  table_name := p_table;
+
+  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass(p_table)) = 'p' THEN
+    FOR v_part IN
+      SELECT c.relname AS name, c.oid,
+             substring(pg_get_expr(c.relpartbound, c.oid) FROM $re$TO \('([^']+)'\)$re$)::timestamptz AS upper_bound,
+             c.reltuples
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = to_regclass(p_table)
+         AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+       ORDER BY 3
+    LOOP
+      CONTINUE WHEN v_part.upper_bound IS NULL OR v_part.upper_bound > v_cutoff;
+      action := 'drop_partition'; target := v_part.name;
+      row_count := CASE WHEN v_part.reltuples >= 0 THEN v_part.reltuples::bigint END;
+      bytes := pg_total_relation_size(v_part.oid);
+      IF NOT p_dry_run THEN
+        BEGIN
+          EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', p_table, v_part.name);
+          EXECUTE format('DROP TABLE %I', v_part.name);
+        EXCEPTION WHEN lock_not_available THEN
+          action := 'busy';
+        END;
+      END IF;
+      RETURN NEXT;
+    END LOOP;
+    SELECT c.relname INTO v_default
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = to_regclass(p_table) AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+    IF v_default IS NOT NULL THEN
+      IF p_dry_run THEN
+        EXECUTE format('SELECT count(*) FROM %I WHERE %I < $1', v_default, v_policy.time_column) INTO v_n USING v_cutoff;
+      ELSE
+        EXECUTE format('DELETE FROM %I WHERE %I < $1', v_default, v_policy.time_column) USING v_cutoff;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+      END IF;
+      IF v_n > 0 THEN
+        action := 'delete_default'; target := v_default; row_count := v_n; bytes := NULL;
+        RETURN NEXT;
+      END IF;
+    END IF;
+  ELSE
+    IF p_dry_run THEN
+      EXECUTE format('SELECT count(*) FROM %I WHERE %I < $1', p_table, v_policy.time_column) INTO v_n USING v_cutoff;
+    ELSE
+      EXECUTE format('DELETE FROM %I WHERE %I < $1', p_table, v_policy.time_column) USING v_cutoff;
+      GET DIAGNOSTICS v_n = ROW_COUNT;
+    END IF;
+    IF v_n > 0 THEN
+      action := 'delete'; target := p_table; row_count := v_n; bytes := NULL;
+      RETURN NEXT;
+    END IF;
+  END IF;
+END;
+$$;
+
+REVOKE ALL ON FUNCTION observ_apply_retention(text, boolean) FROM PUBLIC;
+INSERT INTO observ_schema_migrations (version, name) VALUES (11, '011_retention') ON CONFLICT DO NOTHING;
+
+-- ==== 030_alerting ====
+-- 030: rule-based alerting (hub). One row per alert (rule × vps × app × subject) holding its state
+-- machine; an append-only event history; an outbox of notifications (one row per event × channel,
+-- claimed and marked sent in a transaction, unique idempotency key); every delivery attempt; the
+-- rules the current leader evaluates (a snapshot, so every hub can show them); the leader itself.
+
+CREATE TABLE IF NOT EXISTS alert_state (
+  id               bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  rule_name        text NOT NULL,
+  rule_type        text NOT NULL,
+  vps_name         text NOT NULL,
+  app_name         text NOT NULL,
+  -- The url (health checks, certificates) or metric this alert is about; '' when the rule has none.
+  subject          text NOT NULL DEFAULT '',
+  status           text NOT NULL CHECK (status IN ('pending', 'firing', 'resolved')),
+  severity         text NOT NULL DEFAULT 'warning',
+  summary          text NOT NULL DEFAULT '',
+  value            double precision,
+  -- One episode = one pending/firing → resolved cycle; bumped when a resolved alert goes pending again.
+  episode          integer NOT NULL DEFAULT 1,
+  pending_since    timestamptz,
+  firing_since     timestamptz,
+  resolved_at      timestamptz,
+  -- A firing notification was queued for this episode (false while muted by a maintenance window).
+  notified         boolean NOT NULL DEFAULT false,
+  last_notified_at timestamptz,
+  acknowledged_at  timestamptz,
+  acknowledged_by  text,
+  updated_at       timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (rule_name, vps_name, app_name, subject)
+);
+CREATE INDEX IF NOT EXISTS alert_state_open ON alert_state (rule_name) WHERE status <> 'resolved';
+
+CREATE TABLE IF NOT EXISTS alert_events (
+  id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  alert_id    bigint NOT NULL REFERENCES alert_state (id) ON DELETE CASCADE,
+  timestamp   timestamptz NOT NULL DEFAULT now(),
+  kind        text NOT NULL CHECK (kind IN ('pending', 'firing', 'resolved', 'cleared', 'reminder', 'acknowledged')),
+  episode     integer NOT NULL,
+  rule_name   text NOT NULL,
+  rule_type   text NOT NULL,
+  vps_name    text NOT NULL,
+  app_name    text NOT NULL,
+  subject     text NOT NULL DEFAULT '',
+  severity    text NOT NULL DEFAULT 'warning',
+  summary     text NOT NULL DEFAULT '',
+  value       double precision,
+  -- When the observation that caused this event was made (the failing check, the breaching sample).
+  observed_at timestamptz,
+  -- Name of the maintenance window that muted the notification; NULL when not muted.
+  muted_by    text,
+  actor       text,
+  -- Incident context captured at firing time: error lines, host metrics, dashboard link.
+  context     jsonb
+);
+CREATE INDEX IF NOT EXISTS alert_events_ts ON alert_events (timestamp DESC, id DESC);
+CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events (alert_id, id DESC);
+CREATE INDEX IF NOT EXISTS alert_events_vps_app ON alert_events (vps_name, app_name, id DESC);
+
+CREATE TABLE IF NOT EXISTS alert_outbox (
+  id              bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  event_id        bigint NOT NULL REFERENCES alert_events (id) ON DELETE CASCADE,
+  alert_id        bigint NOT NULL,
+  channel         text NOT NULL,
+  idempotency_key text NOT NULL UNIQUE,
+  -- The notification as data (kind, rule, vps, app, summary, context); rendered per channel when sent.
+  message         jsonb NOT NULL,
+  status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  sent_at         timestamptz,
+  last_error      text
+);
+CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS alert_outbox_event ON alert_outbox (event_id);
+
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+  id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  outbox_id   bigint NOT NULL REFERENCES alert_outbox (id) ON DELETE CASCADE,
+  event_id    bigint NOT NULL,
+  channel     text NOT NULL,
+  attempt     integer NOT NULL,
+  timestamp   timestamptz NOT NULL DEFAULT now(),
+  success     boolean NOT NULL,
+  status_code integer,
+  error       text,
+  duration_ms real,
+  hub         text
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_outbox ON alert_deliveries (outbox_id, id);
+CREATE INDEX IF NOT EXISTS alert_deliveries_ts ON alert_deliveries (timestamp DESC, id DESC);
+
+CREATE TABLE IF NOT EXISTS alert_rules (
+  rule_name  text PRIMARY KEY,
+  rule_type  text NOT NULL,
+  definition jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS alert_leader (
+  singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  instance   text NOT NULL,
+  host       text NOT NULL,
+  pid        integer NOT NULL,
+  since      timestamptz NOT NULL,
+  heartbeat  timestamptz NOT NULL,
+  config     jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+INSERT INTO observ_schema_migrations (version, name) VALUES (30, '030_alerting') ON CONFLICT DO NOTHING;

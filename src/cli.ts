@@ -134,11 +134,12 @@ async function hubCommand(rest: string[]): Promise<void> {
   const port = parsePort(values.port ?? process.env.OBSERV_HUB_PORT ?? '8080');
   const host = values.host ?? process.env.OBSERV_HUB_HOST ?? '127.0.0.1';
   const { connect } = await import('./db/pg.js');
-  const { migrate } = await import('./db/migrate.js');
+  const { migrate, schemaVersion, latestVersion } = await import('./db/migrate.js');
   const client = await connect(url, { applicationName: 'fleet-hub migrate' }).catch((err: Error) => {
     throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to the database: ${err.message}`);
   });
-  try { await migrate(client); } finally { await client.end(); }
+  // Only migrate when behind: the hub may run as the read-only observ_hub role, which cannot.
+  try { if ((await schemaVersion(client)) < latestVersion()) await migrate(client); } finally { await client.end(); }
   const { startHub } = await import('./hub/server.js');
   const hub = await startHub({ databaseUrl: url, host, port });
   process.stdout.write(`Dashboard: ${hub.url}\n`);
