@@ -45,6 +45,8 @@ for (const placement of ['isolated', 'compact'] as const) {
     await eventually(async () => (await db.client.query(`SELECT count(*)::int AS n FROM log_entries WHERE app_name = 'shop'`)).rows[0].n >= 100,
       'the first 100 lines', 30_000);
     appendFileSync(logFile, lines.slice(100).join('\n') + '\n');
+    await eventually(async () => (await db.client.query(`SELECT count(*)::int AS n FROM log_entries WHERE app_name = 'shop'`)).rows[0].n >= 200,
+      'all 200 lines', 30_000);
     await eventually(async () => (await db.client.query(`SELECT count(*)::int AS n FROM vps_metrics WHERE app_name = 'shop'`)).rows[0].n >= 1,
       'a metric sample', 30_000);
     await eventually(async () => (await db.client.query(

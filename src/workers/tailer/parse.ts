@@ -270,7 +270,7 @@ function fromJson(obj: Record<string, unknown>, text: string, flags: string[], o
     (context ??= {})[key] = value;
   }
   if (loggedContext) context = context ? { ...context, ...loggedContext } : loggedContext;
-  if (context && Object.keys(context).length === 0) context = null;
+  if (context && Object.keys(context).length === 0 && !loggedContext) context = null;
 
   return {
     timestamp: timestamp ?? readAtIso(opts.readAt),
