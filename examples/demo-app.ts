@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { getLogger } from '../src/logcore/index.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '8000' }, host: { type: 'string', default: '127.0.0.1' },
-  'log-file': { type: 'string' }, 'lines-per-second': { type: 'string', default: '2' } } });
+  'log-file': { type: 'string' }, 'lines-per-second': { type: 'string', default: '2' }, 'exit-with-parent': { type: 'boolean', default: false } } });
 if (values['log-file']) mkdirSync(dirname(values['log-file']), { recursive: true });
 const logger = getLogger('demo_app', { logFile: values['log-file'], context: { service: 'demo' } });
 
@@ -56,3 +56,8 @@ const stop = () => {
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+if (values['exit-with-parent']) {
+  // Started by `observ start`: do not outlive it if it is killed.
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) stop(); }, 1000).unref();
+}

@@ -125,7 +125,23 @@ async function agentCommand(rest: string[]): Promise<void> {
   const { Agent } = await import('./supervisor/agent.js');
   const agent = new Agent({ config, log });
   onShutdown(() => agent.stop(10_000), 10_000, (m) => log('warn', m));
+  if (process.env.OBSERV_EXIT_WITH_PARENT === '1') exitWithParent(() => agent.stop(10_000), (m) => log('warn', m));
   await agent.start();
+}
+
+/**
+ * For child processes of `observ start`: when the parent dies without stopping us (SIGKILL), we are
+ * re-parented; stop gracefully instead of running on as an orphan.
+ */
+export function exitWithParent(stop: () => Promise<void>, log: (m: string) => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    log('parent process is gone: stopping');
+    stop().then(() => process.exit(0), () => process.exit(1));
+  }, 1000);
+  timer.unref();
 }
 
 async function hubCommand(rest: string[]): Promise<void> {

@@ -105,7 +105,7 @@ export async function startCommand(rest: string[]): Promise<void> {
       const logFile = join(appDir, 'current', 'logs', 'app.log');
       mkdirSync(join(appDir, 'current', 'logs'), { recursive: true });
       const appPort = await freePort();
-      const app = spawn(process.execPath, [DEMO_APP, '--port', String(appPort), '--log-file', logFile, '--lines-per-second', String(demo.linesPerSecond)],
+      const app = spawn(process.execPath, [DEMO_APP, '--port', String(appPort), '--log-file', logFile, '--lines-per-second', String(demo.linesPerSecond), '--exit-with-parent'],
         { stdio: ['ignore', 'ignore', 'inherit'] });
       children.push({ name: demo.name, child: app, kind: 'app' });
       // The spec's config.yml, as a user would write it (the database URL comes from .env.production).
@@ -147,7 +147,7 @@ export async function startCommand(rest: string[]): Promise<void> {
 
 /** The agent reads the database URL from .env.production, as in production. */
 function agentEnv(deploymentsDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, OBSERV_DEPLOYMENTS_DIR: deploymentsDir };
+  const env: NodeJS.ProcessEnv = { ...process.env, OBSERV_DEPLOYMENTS_DIR: deploymentsDir, OBSERV_EXIT_WITH_PARENT: '1' };
   delete env.OBSERV_DB_URL;
   return env;
 }

@@ -23,6 +23,19 @@ function postgresPidsFor(pgdata: string): number[] {
   return pids;
 }
 
+/** Agents and demo apps started for this data dir (they carry it in their command line). */
+function childProcessesOf(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.includes(dataDir) && (cmd.includes('demo-app.js') || cmd.includes('\0agent\0'))) pids.push(Number(entry));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
 function startObserv(dataDir: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const env = { ...process.env };
   delete env.OBSERV_DB_URL;
@@ -75,6 +88,8 @@ test('observ start serves the demo fleet with metrics, health and logs, and stop
   await run1.exited;
   const orphans = postgresPidsFor(pgdata);
   assert.equal(orphans.length, 1, 'the postmaster outlives a SIGKILLed `observ start`');
+  // Its agents and demo apps notice and stop by themselves.
+  await eventually(async () => childProcessesOf(dataDir).length === 0, 'the orphaned agents and demo apps to exit', 20_000, 200);
 
   // … which the next run detects and stops before starting its own.
   const run2 = startObserv(dataDir);
