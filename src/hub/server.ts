@@ -160,7 +160,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     res.onAborted(() => { aborted = true; });
     if (auth && !auth.check(req.getHeader('cookie'))) { sendJson(res, '401 Unauthorized', { error: 'log in first (POST /api/session)' }); return; }
     const query = new URLSearchParams(req.getQuery() ?? '');
-    handler(query).then(
+    Promise.resolve(query).then(handler).then(
       (body) => { if (!aborted) sendJson(res, '200 OK', body); },
       (err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
   };

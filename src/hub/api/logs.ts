@@ -16,9 +16,16 @@
 import type { PgPool, PgClient } from '../../db/pg.js';
 import { BadRequest, intParam, optionalName, parseTime, rejectUnknown } from './params.js';
 
-export const BITMAP_MAX_MATCHES = 30_000;
-export const WALK_MIN_ROWS = 2_000;
-export const WALK_MAX_ROWS = 100_000;
+/** Thresholds of the plan choice (tests lower them to exercise every path on small data). */
+export interface LogSearchTuning {
+  /** At most this many estimated matches: collect them all from the indexes (bitmap). */
+  bitmapMaxMatches: number;
+  /** Bounds of the newest-first walk, in lines read. */
+  walkMinRows: number;
+  walkMaxRows: number;
+}
+
+export const DEFAULT_TUNING: Readonly<LogSearchTuning> = Object.freeze({ bitmapMaxMatches: 30_000, walkMinRows: 2_000, walkMaxRows: 100_000 });
 
 export interface LogQuery {
   q: string | null;
@@ -194,7 +201,7 @@ async function boundedWalk(client: PgClient, q: LogQuery, before: { ts: string; 
   return { rows, stoppedAt };
 }
 
-export async function searchLogs(pool: PgPool, q: LogQuery): Promise<LogSearchResult> {
+export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTuning = DEFAULT_TUNING): Promise<LogSearchResult> {
   const client = await pool.connect();
   try {
     let tsquery: string | null = null;
@@ -214,13 +221,13 @@ export async function searchLogs(pool: PgPool, q: LogQuery): Promise<LogSearchRe
     let rows: LogRow[];
     await client.query('BEGIN READ ONLY');
     try {
-      if (estimatedMatches <= BITMAP_MAX_MATCHES) {
+      if (estimatedMatches <= tuning.bitmapMaxMatches) {
         strategy = 'bitmap';
         rows = await bitmapSearch(client, q, q.cursor, want);
       } else {
         // Expected lines read until `want` match, times 4 for slack against a skewed distribution.
         const rate = Math.max(estimatedMatches / Math.max(estimatedRows, 1), 1e-9);
-        walkLimit = Math.round(Math.min(WALK_MAX_ROWS, Math.max(WALK_MIN_ROWS, (4 * want) / rate)));
+        walkLimit = Math.round(Math.min(tuning.walkMaxRows, Math.max(tuning.walkMinRows, (4 * want) / rate)));
         const walk = await boundedWalk(client, q, q.cursor, want, walkLimit);
         rows = walk.rows;
         strategy = 'walk';
