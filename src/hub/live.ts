@@ -42,6 +42,8 @@ export class LiveFeed {
   private running: Promise<void> | null = null;
   /** Last log id pushed per agent (vps\0app); present only while someone listens to logs/<app>. */
   private readonly logCursor = new Map<string, string>();
+  /** Per app with a live tail: the read of its agents' starting points. */
+  private readonly logWatch = new Map<string, Promise<void>>();
 
   constructor(
     private readonly url: string,
@@ -91,7 +93,10 @@ export class LiveFeed {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.start().then(
-        () => { this.logCursor.clear(); this.out.publish('fleet', JSON.stringify({ type: 'resync' })); },
+        () => {
+          for (const app of this.logWatch.keys()) this.watchLogs(app);
+          this.out.publish('fleet', JSON.stringify({ type: 'resync' }));
+        },
         (err: Error) => this.reconnect(err.message));
     }, delay);
   }
@@ -116,13 +121,27 @@ export class LiveFeed {
     }
   }
 
+  /**
+   * Called when logs/<app> gets its first subscriber: remember where each of the app's agents stands,
+   * so that only lines committed from now on are pushed (the client fetches the page before via the API).
+   */
+  watchLogs(app: string): void {
+    const ready = this.pool.query<{ vps_name: string; last_id: string | null }>(
+      `SELECT c.vps_name, (SELECT max(l.id) FROM log_entries l WHERE l.vps_name = c.vps_name AND l.app_name = c.app_name)::text AS last_id
+         FROM agent_checkpoints c WHERE c.app_name = $1`, [app]).then((r) => {
+      for (const row of r.rows) this.logCursor.set(`${row.vps_name}\u0000${app}`, row.last_id ?? '0');
+    }, (err: Error) => this.log('warn', 'live log tail could not read its starting point', { app, error: err.message }));
+    this.logWatch.set(app, ready);
+  }
+
   private async pushLogs(key: string, vps: string, app: string, newLines: number): Promise<void> {
     const topic = `logs/${app}`;
-    if (!this.out.numSubscribers(topic)) { this.logCursor.delete(key); return; }
+    if (!this.out.numSubscribers(topic)) { this.logCursor.delete(key); this.logWatch.delete(app); return; }
     if (newLines <= 0) return;
-    const after = this.logCursor.get(key) ?? null;
-    // First push to this topic for this agent: this batch's lines are the agent's newest ones.
-    const entries = await logsAfter(this.pool, vps, app, after, after === null ? Math.min(newLines, LIVE_LOG_LINES_MAX) : LIVE_LOG_LINES_MAX);
+    await this.logWatch.get(app);
+    // An agent unknown when the watch began has only new lines.
+    const after = this.logCursor.get(key) ?? '0';
+    const entries = await logsAfter(this.pool, vps, app, after, LIVE_LOG_LINES_MAX);
     if (!entries.length || this.closed) return;
     this.logCursor.set(key, entries[entries.length - 1]!.id);
     this.out.publish(topic, JSON.stringify({ type: 'logs', app, vps, entries, truncated: entries.length === LIVE_LOG_LINES_MAX }));

@@ -131,6 +131,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const app = uws.App();
   const stats: HubStats = { wsClients: 0, wsDropped: 0, published: 0, logLinesPushed: 0 };
   const maxBuffered = options.liveMaxBufferedBytes ?? 1024 * 1024;
+  const live = new LiveFeed(options.databaseUrl, pool, {
+    publish: (topic, message) => app.publish(topic, message),
+    numSubscribers: (topic) => app.numSubscribers(topic),
+  }, stats, log);
 
   const sendJson = (res: HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}) => {
     res.cork(() => {
@@ -240,7 +244,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       try { msg = JSON.parse(Buffer.from(message).toString('utf8')) as typeof msg; } catch { return; }
       const topics = ws.getUserData().topics;
       const topicOk = (t: unknown): t is string => typeof t === 'string' && TOPIC.test(t);
-      if (topicOk(msg.subscribe) && (topics.has(msg.subscribe) || topics.size < 64)) { ws.subscribe(msg.subscribe); topics.add(msg.subscribe); }
+      if (topicOk(msg.subscribe) && !topics.has(msg.subscribe) && topics.size < 64) {
+        if (msg.subscribe.startsWith('logs/') && app.numSubscribers(msg.subscribe) === 0) live.watchLogs(msg.subscribe.slice('logs/'.length));
+        ws.subscribe(msg.subscribe);
+        topics.add(msg.subscribe);
+      }
       if (topicOk(msg.unsubscribe)) { ws.unsubscribe(msg.unsubscribe); topics.delete(msg.unsubscribe); }
       ws.send(JSON.stringify({ type: 'subscribed', topics: [...topics] }));
     },
@@ -276,10 +284,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     });
   });
 
-  const live = new LiveFeed(options.databaseUrl, pool, {
-    publish: (topic, message) => app.publish(topic, message),
-    numSubscribers: (topic) => app.numSubscribers(topic),
-  }, stats, log);
   await live.start().catch(async (err: Error) => {
     await pool.end().catch(() => {});
     throw new ObservError('OBS_ERR_DB_UNREACHABLE', `the hub cannot LISTEN on the database: ${err.message}`, { cause: err });

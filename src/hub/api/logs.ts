@@ -254,14 +254,10 @@ export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTun
   }
 }
 
-/** Live tail: one agent's lines committed after `afterId` (oldest first), or its newest `limit` when afterId is null. */
-export async function logsAfter(pool: PgPool, vps: string, app: string, afterId: string | null, limit: number): Promise<LogEntry[]> {
-  const r = afterId === null
-    ? await pool.query<LogRow>(
-      `SELECT * FROM (SELECT ${COLUMNS} FROM log_entries WHERE vps_name = $1 AND app_name = $2 ORDER BY id DESC LIMIT $3) s ORDER BY id`,
-      [vps, app, limit])
-    : await pool.query<LogRow>(
-      `SELECT ${COLUMNS} FROM log_entries WHERE vps_name = $1 AND app_name = $2 AND id > $3::bigint ORDER BY id LIMIT $4`,
-      [vps, app, afterId, limit]);
+/** Live tail: one agent's lines committed after `afterId`, oldest first. */
+export async function logsAfter(pool: PgPool, vps: string, app: string, afterId: string, limit: number): Promise<LogEntry[]> {
+  const r = await pool.query<LogRow>(
+    `SELECT ${COLUMNS} FROM log_entries WHERE vps_name = $1 AND app_name = $2 AND id > $3::bigint ORDER BY id LIMIT $4`,
+    [vps, app, afterId, limit]);
   return r.rows.map(toEntry);
 }
