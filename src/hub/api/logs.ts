@@ -18,14 +18,16 @@ import { BadRequest, intParam, optionalName, parseTime, rejectUnknown } from './
 
 /** Thresholds of the plan choice (tests lower them to exercise every path on small data). */
 export interface LogSearchTuning {
-  /** At most this many estimated matches: collect them all from the indexes (bitmap). */
+  /** Below this many estimated matches, always collect them all from the indexes (bitmap)… */
+  bitmapMinMatches: number;
+  /** …above this many, never. In between, the cheaper by the estimate. */
   bitmapMaxMatches: number;
   /** Bounds of the newest-first walk, in lines read. */
   walkMinRows: number;
   walkMaxRows: number;
 }
 
-export const DEFAULT_TUNING: Readonly<LogSearchTuning> = Object.freeze({ bitmapMaxMatches: 30_000, walkMinRows: 2_000, walkMaxRows: 100_000 });
+export const DEFAULT_TUNING: Readonly<LogSearchTuning> = Object.freeze({ bitmapMinMatches: 1_000, bitmapMaxMatches: 30_000, walkMinRows: 2_000, walkMaxRows: 100_000 });
 
 export interface LogQuery {
   q: string | null;
@@ -167,10 +169,10 @@ async function estimateRows(client: PgClient, where: string, params: unknown[]):
 async function bitmapSearch(client: PgClient, q: LogQuery, before: { ts: string; id: string } | null, want: number): Promise<LogRow[]> {
   const c = buildConditions(q, before);
   // Inside the caller's transaction; a failed query aborts it, so the reset is only needed on success.
-  await client.query('SET LOCAL enable_indexscan = off');
+  await client.query('SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off');
   const r = await client.query<LogRow>(
     `SELECT ${COLUMNS} FROM log_entries WHERE ${c.all()} ORDER BY timestamp DESC, id DESC LIMIT ${c.p(want)}`, c.params);
-  await client.query('SET LOCAL enable_indexscan = DEFAULT');
+  await client.query('SET LOCAL enable_indexscan = DEFAULT; SET LOCAL enable_indexonlyscan = DEFAULT');
   return r.rows;
 }
 
@@ -221,7 +223,10 @@ export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTun
     let rows: LogRow[];
     await client.query('BEGIN READ ONLY');
     try {
-      if (estimatedMatches <= tuning.bitmapMaxMatches) {
+      // Bitmap cost grows with the matches M, the walk's with the lines read until `want` match,
+      // want·N/M: they cross near M = √(want·N). Capped, since an estimate can be off.
+      const bitmapLimit = Math.min(tuning.bitmapMaxMatches, Math.max(tuning.bitmapMinMatches, Math.sqrt(want * estimatedRows)));
+      if (estimatedMatches <= bitmapLimit) {
         strategy = 'bitmap';
         rows = await bitmapSearch(client, q, q.cursor, want);
       } else {
