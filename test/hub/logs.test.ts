@@ -89,9 +89,9 @@ test('the walk, the bitmap and the walk that falls back to a bitmap return the s
   const queries = ['q=refused', 'q=' + encodeURIComponent('payment -refund'), 'q=zanzibar', 'level=ERROR', 'ctx.user_id=42', 'q=request&app=api', 'q=nosuchword'];
   for (const qs of queries) {
     const q = parseLogQuery(new URLSearchParams(qs + '&limit=5'));
-    const bitmap = await searchLogs(pool, q, { bitmapMinMatches: 1e12, bitmapMaxMatches: 1e12, walkMinRows: 1, walkMaxRows: 1 });
-    const walk = await searchLogs(pool, q, { bitmapMinMatches: -1, bitmapMaxMatches: -1, walkMinRows: 1e6, walkMaxRows: 1e6 });
-    const fallback = await searchLogs(pool, q, { bitmapMinMatches: -1, bitmapMaxMatches: -1, walkMinRows: 3, walkMaxRows: 3 });
+    const bitmap = await searchLogs(pool, q, { bitmapMinMatches: 1e12, walkMinRows: 1, walkMaxRows: 1, budgetMs: 60_000, initialSliceMs: 7_000 });
+    const walk = await searchLogs(pool, q, { bitmapMinMatches: -1, walkMinRows: 1e6, walkMaxRows: 1e6, budgetMs: 60_000 });
+    const fallback = await searchLogs(pool, q, { bitmapMinMatches: -1, walkMinRows: 3, walkMaxRows: 3, budgetMs: 60_000 });
     assert.equal(bitmap.plan.strategy, 'bitmap', qs);
     assert.equal(walk.plan.strategy, 'walk', qs);
     const ids = (r: LogSearchResult) => r.entries.map((e) => e.id);
@@ -114,4 +114,27 @@ test('user text only ever reaches SQL as a parameter', async (t) => {
   assert.equal(found.body.entries.length, 1);
   const count = await db.client.query('SELECT count(*)::int AS n FROM log_entries');
   assert.equal(count.rows[0].n, 1);
+});
+
+test('a search that runs out of time returns what it found and a cursor that continues below', async (t) => {
+  const { db } = await hubFor(t);
+  await seed(db.client);
+  const pg = loadPg();
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  pool.on('error', () => {});
+  t.after(() => pool.end());
+  // No budget: every call searches one 20-second slice, then stops.
+  const tuning = { bitmapMinMatches: 1e12, walkMinRows: 1, walkMaxRows: 1, budgetMs: 0, initialSliceMs: 20_000 };
+  const found: string[] = [];
+  let cursor: string | null = null;
+  let calls = 0;
+  let partials = 0;
+  do {
+    const r: LogSearchResult = await searchLogs(pool, parseLogQuery(new URLSearchParams(`q=refused${cursor ? `&cursor=${cursor}` : ''}`)), tuning);
+    found.push(...r.entries.map((e) => e.message));
+    if (r.partial) { partials++; assert.ok(r.searchedBackTo && r.nextCursor); }
+    cursor = r.nextCursor;
+  } while (cursor && ++calls < 50);
+  assert.ok(partials >= 2, `several partial pages (got ${partials})`);
+  assert.deepEqual(found, ['connection refused by upstream 7', 'connection refused by upstream 57', 'connection refused by upstream 107', 'connection refused by upstream 157']);
 });

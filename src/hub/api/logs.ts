@@ -3,31 +3,35 @@
 //
 // Why the query is planned here and not left to PostgreSQL alone: "newest 50 lines matching X" has two
 // good plans and the planner, with a LIMIT in front, often picks the wrong one.
-//   walk   — read the app's (or everyone's) lines newest first off a btree and test each one. Cost ∝
-//            lines read until 50 match: excellent for common terms, catastrophic for rare or absent
-//            ones (it reads the whole table).
+//   walk   — read lines newest first off a btree and test each one. Cost ∝ lines read until 50
+//            match: excellent for common terms, catastrophic for rare or absent ones (whole table).
 //   bitmap — collect every match from the GIN index (tsvector, jsonb) or the level btree, then keep
-//            the newest 50. Cost ∝ matches: excellent for rare terms, slow for common ones.
-// So: ask the planner's statistics (EXPLAIN, no execution: ~1 ms) how many lines match. Few → bitmap.
-// Many → walk, but bounded to K lines read (K from the estimated match rate, with slack); when the
-// bounded walk comes up short (the statistics were wrong, or matches are old), the rest of the page
-// comes from a bitmap search strictly older than the last line read. Each path is forced with
-// SET LOCAL inside a read-only transaction, so a bad estimate costs at most K lines read.
+//            the newest 50. Cost ∝ lines the index points at: excellent for rare terms, slow for
+//            common ones — and for phrases of common words, whose lines must all be rechecked.
+// So: ask the planner's statistics (EXPLAIN, no execution: ~1 ms) how many lines match. Surely few →
+// bitmap. Otherwise walk first, bounded to K lines read (K from the estimated match rate, with slack).
+// When the walk comes up short (a rare-ish term, or statistics fooled by correlated words), the rest
+// comes from the bitmap, run over time slices newest first: a slice's cost ∝ the matches in it, the
+// slice grows while slices are cheap, and a time budget ends the search early with a cursor to go on
+// ("searched back to …") instead of running for seconds. Each path is forced with SET LOCAL inside a
+// read-only transaction.
 import type { PgPool, PgClient } from '../../db/pg.js';
 import { BadRequest, intParam, optionalName, parseTime, rejectUnknown } from './params.js';
 
-/** Thresholds of the plan choice (tests lower them to exercise every path on small data). */
+/** Thresholds of the plan choice (tests change them to exercise every path on small data). */
 export interface LogSearchTuning {
-  /** Below this many estimated matches, always collect them all from the indexes (bitmap)… */
+  /** At most this many estimated matches: straight to the bitmap, no walk. */
   bitmapMinMatches: number;
-  /** …above this many, never. In between, the cheaper by the estimate. */
-  bitmapMaxMatches: number;
   /** Bounds of the newest-first walk, in lines read. */
   walkMinRows: number;
   walkMaxRows: number;
+  /** Time budget of the sliced bitmap search; past it, a partial page and a cursor to continue. */
+  budgetMs: number;
+  /** First slice length; by default from the estimated match rate. */
+  initialSliceMs?: number;
 }
 
-export const DEFAULT_TUNING: Readonly<LogSearchTuning> = Object.freeze({ bitmapMinMatches: 1_000, bitmapMaxMatches: 30_000, walkMinRows: 2_000, walkMaxRows: 100_000 });
+export const DEFAULT_TUNING: Readonly<LogSearchTuning> = Object.freeze({ bitmapMinMatches: 1_000, walkMinRows: 2_000, walkMaxRows: 20_000, budgetMs: 40 });
 
 export interface LogQuery {
   q: string | null;
@@ -61,7 +65,11 @@ export interface LogSearchResult {
   entries: LogEntry[];
   nextCursor: string | null;
   /** How the query ran (for the curious and for bench/log-search.ts). */
-  plan: { strategy: 'bitmap' | 'walk' | 'walk+bitmap'; estimatedRows: number; estimatedMatches: number; walkLimit: number | null; tsquery: string | null };
+  /** True when the time budget ran out before the page filled: nextCursor continues below searchedBackTo. */
+  partial: boolean;
+  searchedBackTo: string | null;
+  /** How the query ran (for the curious and for bench/log-search.ts). */
+  plan: { strategy: 'bitmap' | 'walk' | 'walk+bitmap'; estimatedRows: number; estimatedMatches: number; walkLimit: number | null; slices: number; tsquery: string | null };
 }
 
 const CTX_PREFIX = 'ctx.';
@@ -165,15 +173,49 @@ async function estimateRows(client: PgClient, where: string, params: unknown[]):
   return r.rows[0]!['QUERY PLAN'][0].Plan['Plan Rows'];
 }
 
-/** Every match, newest first, from the indexes that collect matches (GIN, level btree); no ordered walk. */
-async function bitmapSearch(client: PgClient, q: LogQuery, before: { ts: string; id: string } | null, want: number): Promise<LogRow[]> {
+/** Every match below `extra` bounds, newest first, from the indexes that collect matches (GIN, level btree); no ordered walk. */
+async function bitmapSearch(client: PgClient, q: LogQuery, before: { ts: string; id: string } | null, want: number, slice?: { lo: Date | null; hi: Date | null }): Promise<LogRow[]> {
   const c = buildConditions(q, before);
+  if (slice?.lo) c.ordered.push(`timestamp >= ${c.p(slice.lo)}`);
+  if (slice?.hi) c.ordered.push(`timestamp < ${c.p(slice.hi)}`);
   // Inside the caller's transaction; a failed query aborts it, so the reset is only needed on success.
   await client.query('SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off');
   const r = await client.query<LogRow>(
     `SELECT ${COLUMNS} FROM log_entries WHERE ${c.all()} ORDER BY timestamp DESC, id DESC LIMIT ${c.p(want)}`, c.params);
   await client.query('SET LOCAL enable_indexscan = DEFAULT; SET LOCAL enable_indexonlyscan = DEFAULT');
   return r.rows;
+}
+
+const isoMicro = (d: Date) => d.toISOString().replace(/Z$/, '000Z');
+
+/**
+ * The bitmap search over time slices, newest first, within a time budget. Returns the matches and,
+ * when the budget ran out first, the slice boundary it stopped at.
+ */
+async function slicedBitmap(client: PgClient, q: LogQuery, before: { ts: string; id: string } | null, want: number,
+  estimatedMatches: number, deadline: number, tuning: LogSearchTuning): Promise<{ rows: LogRow[]; stoppedAt: Date | null; slices: number }> {
+  const c = buildConditions({ ...q, q: null, levels: [], context: [], vps: null }, before); // the btree-served bounds only
+  const span = await client.query<{ lo: Date | null; hi: Date | null }>(`SELECT min(timestamp) AS lo, max(timestamp) AS hi FROM log_entries WHERE ${c.all()}`, c.params);
+  const { lo: oldest, hi: newest } = span.rows[0]!;
+  if (!oldest || !newest) return { rows: [], stoppedAt: null, slices: 0 };
+  const spanMs = Math.max(1, newest.getTime() - oldest.getTime());
+  // First slice: long enough to hold ~2 pages at the estimated rate (the whole span when matches are few).
+  let sliceMs = tuning.initialSliceMs ?? Math.max(60_000, (2 * want * spanMs) / Math.max(1, estimatedMatches));
+  let hi: Date | null = null;
+  const rows: LogRow[] = [];
+  let slices = 0;
+  for (;;) {
+    const top: number = hi ? hi.getTime() : newest.getTime() + 1;
+    const lo: Date | null = top - sliceMs <= oldest.getTime() ? null : new Date(top - sliceMs);
+    const started = performance.now();
+    rows.push(...await bitmapSearch(client, q, before, want - rows.length, { lo, hi }));
+    slices++;
+    if (rows.length >= want || lo === null) return { rows, stoppedAt: null, slices };
+    if (performance.now() >= deadline) return { rows, stoppedAt: lo, slices };
+    // Cheap slices grow (a rare term covers the span in a few steps); an expensive one stays put.
+    if (performance.now() - started < tuning.budgetMs / 8) sliceMs *= 4;
+    hi = lo;
+  }
 }
 
 /**
@@ -204,6 +246,7 @@ async function boundedWalk(client: PgClient, q: LogQuery, before: { ts: string; 
 }
 
 export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTuning = DEFAULT_TUNING): Promise<LogSearchResult> {
+  const started = performance.now();
   const client = await pool.connect();
   try {
     let tsquery: string | null = null;
@@ -221,14 +264,15 @@ export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTun
     let strategy: LogSearchResult['plan']['strategy'];
     let walkLimit: number | null = null;
     let rows: LogRow[];
+    let stoppedAt: Date | null = null;
+    let slices = 0;
+    const deadline = started + tuning.budgetMs;
     await client.query('BEGIN READ ONLY');
     try {
-      // Bitmap cost grows with the matches M, the walk's with the lines read until `want` match,
-      // want·N/M: they cross near M = √(want·N). Capped, since an estimate can be off.
-      const bitmapLimit = Math.min(tuning.bitmapMaxMatches, Math.max(tuning.bitmapMinMatches, Math.sqrt(want * estimatedRows)));
-      if (estimatedMatches <= bitmapLimit) {
+      let from = q.cursor;
+      if (estimatedMatches <= tuning.bitmapMinMatches) {
         strategy = 'bitmap';
-        rows = await bitmapSearch(client, q, q.cursor, want);
+        rows = [];
       } else {
         // Expected lines read until `want` match, times 4 for slack against a skewed distribution.
         const rate = Math.max(estimatedMatches / Math.max(estimatedRows, 1), 1e-9);
@@ -236,10 +280,14 @@ export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTun
         const walk = await boundedWalk(client, q, q.cursor, want, walkLimit);
         rows = walk.rows;
         strategy = 'walk';
-        if (walk.stoppedAt) {
-          strategy = 'walk+bitmap';
-          rows = rows.concat(await bitmapSearch(client, q, walk.stoppedAt, want - rows.length));
-        }
+        from = walk.stoppedAt;
+        if (walk.stoppedAt) strategy = 'walk+bitmap';
+      }
+      if (strategy !== 'walk') {
+        const sliced = await slicedBitmap(client, q, from, want - rows.length, estimatedMatches, deadline, tuning);
+        rows = rows.concat(sliced.rows);
+        stoppedAt = sliced.stoppedAt;
+        slices = sliced.slices;
       }
       await client.query('COMMIT');
     } catch (err) {
@@ -249,10 +297,14 @@ export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTun
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
+    const partial = !more && stoppedAt !== null;
     return {
       entries: page.map(toEntry),
-      nextCursor: more && last ? encodeCursor(last.ts, last.id) : null,
-      plan: { strategy, estimatedRows, estimatedMatches, walkLimit, tsquery },
+      // A partial page continues strictly below the slice boundary (ids start at 1).
+      nextCursor: more && last ? encodeCursor(last.ts, last.id) : partial ? encodeCursor(isoMicro(stoppedAt!), '0') : null,
+      partial,
+      searchedBackTo: partial ? stoppedAt!.toISOString() : null,
+      plan: { strategy, estimatedRows, estimatedMatches, walkLimit, slices, tsquery },
     };
   } finally {
     client.release();

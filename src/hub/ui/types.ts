@@ -77,6 +77,8 @@ export interface LogEntry {
 export interface LogSearchResult {
   entries: LogEntry[];
   nextCursor: string | null;
+  partial: boolean;
+  searchedBackTo: string | null;
   plan: { strategy: string; tsquery: string | null };
 }
 

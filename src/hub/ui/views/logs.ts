@@ -131,7 +131,8 @@ export const logsView: View = (main, route) => {
       }
       cursor = r.nextCursor;
       more.hidden = !cursor;
-      status.textContent = `${shown.size} line${shown.size === 1 ? '' : 's'}${cursor ? ' (more below)' : ''}${r.plan.tsquery ? ` · query: ${r.plan.tsquery}` : ''}`;
+      const limited = r.partial && r.searchedBackTo ? ` · searched back to ${localTime(r.searchedBackTo)} within the time limit: "Older…" goes on` : cursor ? ' (more below)' : '';
+      status.textContent = `${shown.size} line${shown.size === 1 ? '' : 's'}${limited}${r.plan.tsquery ? ` · query: ${r.plan.tsquery}` : ''}`;
     } catch (err) {
       status.textContent = `Search failed: ${(err as Error).message}`;
     }
