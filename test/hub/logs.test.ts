@@ -89,9 +89,9 @@ test('the walk, the bitmap and the walk that falls back to a bitmap return the s
   const queries = ['q=refused', 'q=' + encodeURIComponent('payment -refund'), 'q=zanzibar', 'level=ERROR', 'ctx.user_id=42', 'q=request&app=api', 'q=nosuchword'];
   for (const qs of queries) {
     const q = parseLogQuery(new URLSearchParams(qs + '&limit=5'));
-    const bitmap = await searchLogs(pool, q, { bitmapMinMatches: 1e12, walkMinRows: 1, walkMaxRows: 1, budgetMs: 60_000, initialSliceMs: 7_000 });
-    const walk = await searchLogs(pool, q, { bitmapMinMatches: -1, walkMinRows: 1e6, walkMaxRows: 1e6, budgetMs: 60_000 });
-    const fallback = await searchLogs(pool, q, { bitmapMinMatches: -1, walkMinRows: 3, walkMaxRows: 3, budgetMs: 60_000 });
+    const bitmap = await searchLogs(pool, q, { bitmapMinMatches: 1e12, bitmapMaxMatches: 1e12, walkMinRows: 1, walkMaxRows: 1, budgetMs: 60_000, initialSliceMs: 7_000 });
+    const walk = await searchLogs(pool, q, { bitmapMinMatches: -1, bitmapMaxMatches: -1, walkMinRows: 1e6, walkMaxRows: 1e6, budgetMs: 60_000 });
+    const fallback = await searchLogs(pool, q, { bitmapMinMatches: -1, bitmapMaxMatches: -1, walkMinRows: 3, walkMaxRows: 3, budgetMs: 60_000 });
     assert.equal(bitmap.plan.strategy, 'bitmap', qs);
     assert.equal(walk.plan.strategy, 'walk', qs);
     const ids = (r: LogSearchResult) => r.entries.map((e) => e.id);
@@ -124,7 +124,7 @@ test('a search that runs out of time returns what it found and a cursor that con
   pool.on('error', () => {});
   t.after(() => pool.end());
   // No budget: every call searches one 20-second slice, then stops.
-  const tuning = { bitmapMinMatches: 1e12, walkMinRows: 1, walkMaxRows: 1, budgetMs: 0, initialSliceMs: 20_000 };
+  const tuning = { bitmapMinMatches: 1e12, bitmapMaxMatches: 1e12, walkMinRows: 1, walkMaxRows: 1, budgetMs: 0, initialSliceMs: 20_000 };
   const found: string[] = [];
   let cursor: string | null = null;
   let calls = 0;

@@ -20,8 +20,10 @@ import { BadRequest, intParam, optionalName, parseTime, rejectUnknown } from './
 
 /** Thresholds of the plan choice (tests change them to exercise every path on small data). */
 export interface LogSearchTuning {
-  /** At most this many estimated matches: straight to the bitmap, no walk. */
+  /** Below this many estimated matches, straight to the bitmap, no walk… */
   bitmapMinMatches: number;
+  /** …above this many, walk first. In between, the cheaper by the estimate. */
+  bitmapMaxMatches: number;
   /** Bounds of the newest-first walk, in lines read. */
   walkMinRows: number;
   walkMaxRows: number;
@@ -31,7 +33,7 @@ export interface LogSearchTuning {
   initialSliceMs?: number;
 }
 
-export const DEFAULT_TUNING: Readonly<LogSearchTuning> = Object.freeze({ bitmapMinMatches: 1_000, walkMinRows: 2_000, walkMaxRows: 20_000, budgetMs: 40 });
+export const DEFAULT_TUNING: Readonly<LogSearchTuning> = Object.freeze({ bitmapMinMatches: 1_000, bitmapMaxMatches: 30_000, walkMinRows: 2_000, walkMaxRows: 10_000, budgetMs: 40 });
 
 export interface LogQuery {
   q: string | null;
@@ -208,12 +210,13 @@ async function slicedBitmap(client: PgClient, q: LogQuery, before: { ts: string;
     const top: number = hi ? hi.getTime() : newest.getTime() + 1;
     const lo: Date | null = top - sliceMs <= oldest.getTime() ? null : new Date(top - sliceMs);
     const started = performance.now();
-    rows.push(...await bitmapSearch(client, q, before, want - rows.length, { lo, hi }));
+    const found = await bitmapSearch(client, q, before, want - rows.length, { lo, hi });
+    rows.push(...found);
     slices++;
     if (rows.length >= want || lo === null) return { rows, stoppedAt: null, slices };
     if (performance.now() >= deadline) return { rows, stoppedAt: lo, slices };
     // Cheap slices grow (a rare term covers the span in a few steps); an expensive one stays put.
-    if (performance.now() - started < tuning.budgetMs / 8) sliceMs *= 4;
+    if (performance.now() - started < tuning.budgetMs / 8) sliceMs *= found.length ? 4 : 16;
     hi = lo;
   }
 }
@@ -270,7 +273,10 @@ export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTun
     await client.query('BEGIN READ ONLY');
     try {
       let from = q.cursor;
-      if (estimatedMatches <= tuning.bitmapMinMatches) {
+      // The bitmap's cost grows with the matches M, the walk's with the lines read until `want` match,
+      // want·N/M: they cross near M = √(want·N). Capped, since an estimate can be off.
+      const bitmapLimit = Math.min(tuning.bitmapMaxMatches, Math.max(tuning.bitmapMinMatches, Math.sqrt(want * estimatedRows)));
+      if (estimatedMatches <= bitmapLimit) {
         strategy = 'bitmap';
         rows = [];
       } else {
