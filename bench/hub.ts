@@ -35,16 +35,6 @@ const { values: args } = parseArgs({
   },
 });
 
-// ---- child: just the hub ----
-if (args.role === 'hub') {
-  const { startHub } = await import('../src/hub/server.js');
-  const hub = await startHub({ databaseUrl: args.db!, host: '127.0.0.1', port: 0, log: () => {} });
-  process.stdout.write(JSON.stringify({ port: hub.port, implementation: hub.implementation }) + '\n');
-  process.on('SIGTERM', () => void hub.close().then(() => process.exit(0)));
-} else {
-  await bench();
-}
-
 function sample(timestamp: string, memoryMb: number, cpu: number): MetricSample {
   return { timestamp, cpuPercent: cpu, cpuUser: cpu * 0.7, cpuSystem: cpu * 0.3, cpuIowait: 0.5, cpuSteal: 0, memoryPercent: 45, memoryMb,
     memoryAvailableMb: 2000, swapPercent: 0, swapUsedMb: 0, diskPercent: 60, diskGb: 30, diskFreeGb: 20, diskReadBps: 1e4, diskWriteBps: 5e4,
@@ -206,4 +196,14 @@ async function bench(): Promise<void> {
     await pg.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// ---- entry: the bench, or (spawned by it) just the hub ----
+if (args.role === 'hub') {
+  const { startHub } = await import('../src/hub/server.js');
+  const hub = await startHub({ databaseUrl: args.db!, host: '127.0.0.1', port: 0, log: () => {} });
+  process.stdout.write(JSON.stringify({ port: hub.port, implementation: hub.implementation }) + '\n');
+  process.on('SIGTERM', () => void hub.close().then(() => process.exit(0)));
+} else {
+  await bench();
 }
