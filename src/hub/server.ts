@@ -11,9 +11,16 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { join, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPg, clientConfig, type PgPool, type PgClient } from '../db/pg.js';
-import { loadUws, type Uws } from './uws.js';
+import { loadPg, clientConfig, type PgPool } from '../db/pg.js';
+import { loadUws } from './uws.js';
 import { queryFleet } from './api/fleet.js';
+import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
+import { parseHealthQuery, queryHealth } from './api/health.js';
+import { parseLogQuery, searchLogs } from './api/logs.js';
+import { queryAlerts } from './api/alerts.js';
+import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
+import { LiveFeed, type LiveStats } from './live.js';
+import { resolveAuth, SessionAuth, type AuthConfig } from './auth.js';
 import { ObservError } from '../errors.js';
 
 type HttpResponse = import('uWebSockets.js').HttpResponse;
@@ -30,13 +37,28 @@ export interface HubOptions {
   port?: number;
   /** Directory of the built dashboard (defaults to dist/ui). */
   uiDir?: string;
+  /**
+   * Password/token for the dashboard. Defaults to OBSERV_HUB_PASSWORD_HASH / OBSERV_HUB_PASSWORD.
+   * Required on a non-loopback host; optional (but enforced when given) on loopback.
+   */
+  auth?: AuthConfig;
+  /** Per-connection cap on bytes buffered for a /live client; past it the client is dropped (default 1 MiB). */
+  liveMaxBufferedBytes?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
+}
+
+export interface HubStats extends LiveStats {
+  wsClients: number;
+  /** Connections closed by the hub because they fell behind by more than liveMaxBufferedBytes. */
+  wsDropped: number;
 }
 
 export interface Hub {
   url: string;
   port: number;
   implementation: string;
+  authRequired: boolean;
+  stats: Readonly<HubStats>;
   close(): Promise<void>;
 }
 
@@ -91,10 +113,14 @@ export function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
 }
 
+const TOPIC = /^(fleet|(vps|app|logs)\/[^\u0000-\u001f\u007f]{1,256})$/;
+const MAX_BODY_BYTES = 8 * 1024;
+
 export async function startHub(options: HubOptions): Promise<Hub> {
   const log = options.log ?? ((level, message, context) =>
     process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level: level.toUpperCase(), logger: 'fleet-hub', message, ...(context ? { context } : {}) }) + '\n'));
   const host = options.host ?? '127.0.0.1';
+  const auth = await resolveAuth(host, isLoopback(host), options.auth);
   const { uws, implementation } = loadUws((m) => log('warn', m));
   const pg = loadPg();
   const pool: PgPool = new pg.Pool({ ...clientConfig(options.databaseUrl, { applicationName: 'fleet-hub', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000 }), max: 10 });
@@ -103,42 +129,86 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   if (!staticFiles.has('/index.html')) log('warn', 'dashboard not built (run npm run build); serving the API only');
 
   const app = uws.App();
-  const stats = { wsClients: 0, wsDropped: 0, published: 0 };
+  const stats: HubStats = { wsClients: 0, wsDropped: 0, published: 0, logLinesPushed: 0 };
+  const maxBuffered = options.liveMaxBufferedBytes ?? 1024 * 1024;
+  const live = new LiveFeed(options.databaseUrl, pool, {
+    publish: (topic, message) => app.publish(topic, message),
+    numSubscribers: (topic) => app.numSubscribers(topic),
+  }, stats, log);
 
-  const sendJson = (res: HttpResponse, status: string, body: unknown) => {
+  const sendJson = (res: HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}) => {
     res.cork(() => {
       res.writeStatus(status)
         .writeHeader('content-type', 'application/json; charset=utf-8')
         .writeHeader('cache-control', 'no-store')
-        .writeHeader('x-content-type-options', 'nosniff')
-        .end(JSON.stringify(body));
+        .writeHeader('x-content-type-options', 'nosniff');
+      for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+      res.end(body === null ? '' : JSON.stringify(body));
     });
   };
 
-  /** Runs an async handler with abort tracking (uWS requires onAborted before any async work). */
-  const api = (handler: (query: URLSearchParams, req: HttpRequest) => Promise<unknown>) => (res: HttpResponse, req: HttpRequest) => {
-    let aborted = false;
-    res.onAborted(() => { aborted = true; });
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    handler(query, req).then(
-      (body) => { if (!aborted) sendJson(res, '200 OK', body); },
-      (err: Error & { status?: string }) => {
-        if (aborted) return;
-        if (err.status) sendJson(res, err.status, { error: err.message });
-        else {
-          log('error', 'api error', { error: err.message });
-          sendJson(res, '500 Internal Server Error', { error: 'internal error' });
-        }
-      });
+  const failed = (res: HttpResponse, err: Error & { status?: string }) => {
+    if (err.status) sendJson(res, err.status, { error: err.message });
+    else {
+      log('error', 'api error', { error: err.message });
+      sendJson(res, '500 Internal Server Error', { error: 'internal error' });
+    }
   };
 
-  app.get('/api/fleet', api(async (q) => ({
-    generatedAt: new Date().toISOString(),
-    fleet: await queryFleet(pool, { vps: q.get('vps') ?? undefined, app: q.get('app') ?? undefined }),
-  })));
+  /**
+   * Runs an async GET handler: session check and query parsing happen synchronously (uWS request
+   * objects die at the first await), then abort tracking guards the response.
+   */
+  const api = (handler: (query: URLSearchParams) => Promise<unknown>) => (res: HttpResponse, req: HttpRequest) => {
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    if (auth && !auth.check(req.getHeader('cookie'))) { sendJson(res, '401 Unauthorized', { error: 'log in first (POST /api/session)' }); return; }
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    Promise.resolve(query).then(handler).then(
+      (body) => { if (!aborted) sendJson(res, '200 OK', body); },
+      (err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
+  };
+
+  app.get('/api/session', (res, req) => {
+    sendJson(res, '200 OK', { authRequired: auth !== null, authenticated: auth === null || auth.check(req.getHeader('cookie')) });
+  });
+  app.post('/api/session', (res, req) => {
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    if (!auth) { sendJson(res, '200 OK', { authRequired: false, authenticated: true }); return; }
+    if (!/^application\/json\b/.test(req.getHeader('content-type'))) { sendJson(res, '415 Unsupported Media Type', { error: 'send {"password": "…"} as application/json' }); return; }
+    const secure = req.getHeader('x-forwarded-proto') === 'https';
+    const client = Buffer.from(res.getRemoteAddressAsText()).toString();
+    readBody(res, MAX_BODY_BYTES).then(async (body) => {
+      let password: unknown;
+      try { password = (JSON.parse(body.toString('utf8')) as { password?: unknown }).password; } catch { throw new BadRequest('body must be JSON: {"password": "…"}'); }
+      if (typeof password !== 'string' || !password) throw new BadRequest('password is required');
+      const session = await auth.login(password, client);
+      if (aborted) return;
+      if (session === 'throttled') sendJson(res, '429 Too Many Requests', { error: 'too many failed attempts; wait a minute' });
+      else if (session === null) sendJson(res, '401 Unauthorized', { error: 'wrong password' });
+      else sendJson(res, '200 OK', { authRequired: true, authenticated: true }, { 'set-cookie': SessionAuth.cookie(session, secure) });
+    }).catch((err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
+  });
+  app.del('/api/session', (res, req) => {
+    auth?.logout(req.getHeader('cookie'));
+    sendJson(res, '200 OK', { authRequired: auth !== null, authenticated: auth === null }, { 'set-cookie': SessionAuth.clearCookie() });
+  });
+
+  app.get('/api/fleet', api(async (q) => {
+    rejectUnknown(q, ['vps', 'app']);
+    return { generatedAt: new Date().toISOString(), fleet: await queryFleet(pool, { vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }) };
+  }));
+  app.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
+  app.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
+  app.get('/api/logs', api((q) => searchLogs(pool, parseLogQuery(q))));
+  app.get('/api/alerts', api(async (q) => {
+    rejectUnknown(q, []);
+    return { generatedAt: new Date().toISOString(), alerts: await queryAlerts(pool) };
+  }));
   app.get('/api/status', api(async () => {
     const r = await pool.query<{ now: Date }>('SELECT now()');
-    return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), uws: implementation, live: { ...stats } };
+    return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), uws: implementation, authRequired: auth !== null, live: { ...stats } };
   }));
   app.any('/api/*', (res) => sendJson(res, '404 Not Found', { error: 'no such API endpoint' }));
 
@@ -147,10 +217,19 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     maxPayloadLength: 16 * 1024,
     idleTimeout: 120,
     sendPingsAutomatically: true,
-    // A slow consumer is skipped once 1 MiB is buffered, and closed past it: counted, not queued forever.
-    maxBackpressure: 1024 * 1024,
+    // A slow consumer is skipped once this much is buffered, and closed: counted, not queued forever.
+    maxBackpressure: maxBuffered,
     closeOnBackpressureLimit: 1,
     upgrade: (res, req, context) => {
+      if (auth) {
+        // SameSite=Strict already keeps the cookie off cross-site handshakes; the Origin check is a second lock.
+        const origin = req.getHeader('origin');
+        const hostHeader = req.getHeader('host');
+        if (!auth.check(req.getHeader('cookie')) || (origin && originHost(origin) !== hostHeader)) {
+          res.cork(() => res.writeStatus('401 Unauthorized').end());
+          return;
+        }
+      }
       res.upgrade<LiveUserData>({ topics: new Set() }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'), context);
     },
@@ -163,13 +242,20 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     message: (ws: WebSocket, message: ArrayBuffer) => {
       let msg: { subscribe?: unknown; unsubscribe?: unknown };
       try { msg = JSON.parse(Buffer.from(message).toString('utf8')) as typeof msg; } catch { return; }
-      const topicOk = (t: unknown): t is string => typeof t === 'string' && /^(fleet|(vps|app|logs)\/[A-Za-z0-9_.@-]{1,128})$/.test(t);
-      if (topicOk(msg.subscribe)) { ws.subscribe(msg.subscribe); ws.getUserData().topics.add(msg.subscribe); }
-      if (topicOk(msg.unsubscribe)) { ws.unsubscribe(msg.unsubscribe); ws.getUserData().topics.delete(msg.unsubscribe); }
+      const topics = ws.getUserData().topics;
+      const topicOk = (t: unknown): t is string => typeof t === 'string' && TOPIC.test(t);
+      if (topicOk(msg.subscribe) && !topics.has(msg.subscribe) && topics.size < 64) {
+        if (msg.subscribe.startsWith('logs/') && app.numSubscribers(msg.subscribe) === 0) live.watchLogs(msg.subscribe.slice('logs/'.length));
+        ws.subscribe(msg.subscribe);
+        topics.add(msg.subscribe);
+      }
+      if (topicOk(msg.unsubscribe)) { ws.unsubscribe(msg.unsubscribe); topics.delete(msg.unsubscribe); }
+      ws.send(JSON.stringify({ type: 'subscribed', topics: [...topics] }));
     },
     close: (_ws: WebSocket, code: number) => {
       stats.wsClients--;
-      if (code === 1006 || code === 1009) stats.wsDropped++;
+      // uWS closes a socket past maxBackpressure without a close frame: code 1006 from our side.
+      if (code === 1006) stats.wsDropped++;
     },
   });
 
@@ -198,8 +284,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     });
   });
 
-  const live = new LiveFeed(options.databaseUrl, pool, uws, app, stats, log);
-  await live.start();
+  await live.start().catch(async (err: Error) => {
+    await pool.end().catch(() => {});
+    throw new ObservError('OBS_ERR_DB_UNREACHABLE', `the hub cannot LISTEN on the database: ${err.message}`, { cause: err });
+  });
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {
     app.listen(host, options.port ?? 8080, (token) => {
@@ -214,6 +302,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     url: `http://${shownHost}:${port}`,
     port,
     implementation,
+    authRequired: auth !== null,
+    stats,
     close() {
       if (!closing) {
         closing = (async () => {
@@ -228,88 +318,20 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   };
 }
 
-/**
- * LISTEN observ_batch on one dedicated connection; on each notification, re-reads that vps/app's
- * fleet row and publishes it. Notifications for the same vps/app within 100 ms are coalesced.
- * A lost connection is re-established with backoff, and clients are told to refetch.
- */
-class LiveFeed {
-  private client: PgClient | null = null;
-  private closed = false;
-  private pending = new Map<string, { vps: string; app: string }>();
-  private timer: NodeJS.Timeout | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private attempts = 0;
+function originHost(origin: string): string | null {
+  try { return new URL(origin).host; } catch { return null; }
+}
 
-  constructor(
-    private readonly url: string,
-    private readonly pool: PgPool,
-    private readonly uws: Uws,
-    private readonly app: import('uWebSockets.js').TemplatedApp,
-    private readonly stats: { published: number },
-    private readonly log: NonNullable<HubOptions['log']>,
-  ) {}
-
-  async start(): Promise<void> {
-    const pg = loadPg();
-    const client = new pg.Client({ ...clientConfig(this.url, { applicationName: 'fleet-hub live', queryTimeoutMs: 10_000 }) });
-    client.on('error', (err) => this.reconnect(err.message));
-    client.on('end', () => this.reconnect('connection ended'));
-    client.on('notification', (n) => {
-      if (n.channel !== 'observ_batch' || !n.payload) return;
-      try {
-        const p = JSON.parse(n.payload) as { vps: string; app: string };
-        this.pending.set(`${p.vps}\u0000${p.app}`, { vps: p.vps, app: p.app });
-        this.timer ??= setTimeout(() => void this.publish(), 100);
-      } catch { /* not ours */ }
+/** Reads a request body up to `limit` bytes (uWS hands it over in chunks that must be copied). */
+function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      size += chunk.byteLength;
+      if (size > limit) { reject(new BadRequest(`body larger than ${limit} bytes`)); return; }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) resolve(Buffer.concat(chunks));
     });
-    await client.connect();
-    await client.query('LISTEN observ_batch');
-    this.client = client;
-    this.attempts = 0;
-  }
-
-  private reconnect(reason: string): void {
-    if (this.closed || this.reconnectTimer) return;
-    this.client = null;
-    const delay = Math.min(30_000, 250 * 2 ** this.attempts++);
-    this.log('warn', 'live feed lost its database connection; reconnecting', { reason, inMs: delay });
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      this.start().then(
-        () => { this.app.publish('fleet', JSON.stringify({ type: 'resync' })); },
-        (err: Error) => this.reconnect(err.message));
-    }, delay);
-  }
-
-  private async publish(): Promise<void> {
-    this.timer = null;
-    const batch = [...this.pending.values()];
-    this.pending.clear();
-    for (const { vps, app } of batch) {
-      try {
-        const rows = await queryFleet(this.pool, { vps, app });
-        if (this.closed) return;
-        const msg = JSON.stringify({ type: 'fleet', rows, at: new Date().toISOString() });
-        this.app.publish('fleet', msg);
-        this.app.publish(`vps/${vps}`, msg);
-        this.app.publish(`app/${app}`, msg);
-        this.stats.published++;
-      } catch (err) {
-        this.log('warn', 'live update failed', { error: (err as Error).message });
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    const c = this.client;
-    this.client = null;
-    if (c) {
-      c.removeAllListeners('end');
-      await c.end().catch(() => {});
-    }
-  }
+  });
 }

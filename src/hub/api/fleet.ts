@@ -1,4 +1,6 @@
 // GET /api/fleet: one row per vps/app — latest metrics, health status, last seen, staleness.
+// The latest result per health-check URL is taken from the agent's newest 500 results of the last day
+// (an index walk, not a day of rows per agent): a URL checked less than once per 500 results is missed.
 import type { PgPool } from '../../db/pg.js';
 
 export interface FleetCheck {
@@ -43,11 +45,12 @@ SELECT c.vps_name, c.app_name, c.updated_at, c.collection_interval,
   LEFT JOIN LATERAL (
         SELECT jsonb_agg(jsonb_build_object('url', x.url, 'success', x.success, 'statusCode', x.status_code,
                  'responseTimeMs', x.response_time_ms, 'errorMessage', x.error_message, 'timestamp', x.timestamp) ORDER BY x.url) AS checks
-          FROM (SELECT DISTINCT ON (hc.url) hc.*
-                  FROM health_checks hc
-                 WHERE hc.vps_name = c.vps_name AND hc.app_name = c.app_name
-                   AND hc.timestamp > now() - interval '1 day'
-                 ORDER BY hc.url, hc.timestamp DESC) x) h ON true
+          FROM (SELECT DISTINCT ON (r.url) r.*
+                  FROM (SELECT hc.* FROM health_checks hc
+                         WHERE hc.vps_name = c.vps_name AND hc.app_name = c.app_name
+                           AND hc.timestamp > now() - interval '1 day'
+                         ORDER BY hc.timestamp DESC LIMIT 500) r
+                 ORDER BY r.url, r.timestamp DESC) x) h ON true
  WHERE ($1::text IS NULL OR c.vps_name = $1) AND ($2::text IS NULL OR c.app_name = $2)
  ORDER BY c.vps_name, c.app_name`;
 

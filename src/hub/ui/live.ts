@@ -1,0 +1,66 @@
+// The /live connection: reconnects by itself (backoff with jitter), re-subscribes its topics, and
+// tells views to catch up (refetch) after every reconnect, since pushes sent meanwhile are gone.
+import type { LiveMessage } from './types.js';
+
+type Handler = (msg: LiveMessage) => void;
+
+export class Live {
+  private ws: WebSocket | null = null;
+  private attempt = 0;
+  private readonly topics = new Map<string, number>(); // topic → number of views that want it
+  private readonly handlers = new Set<Handler>();
+  private readonly catchUps = new Set<() => void>();
+  private everOpen = false;
+  onState: (state: 'connecting' | 'open' | 'closed') => void = () => {};
+
+  connect(): void {
+    this.onState('connecting');
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${proto}//${location.host}/live`);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.onState('open');
+      for (const topic of this.topics.keys()) ws.send(JSON.stringify({ subscribe: topic }));
+      if (this.everOpen) for (const c of this.catchUps) c();
+      this.everOpen = true;
+    };
+    ws.onmessage = (ev) => {
+      let msg: LiveMessage;
+      try { msg = JSON.parse(String(ev.data)) as LiveMessage; } catch { return; }
+      if (msg.type === 'resync') for (const c of this.catchUps) c();
+      for (const h of this.handlers) h(msg);
+    };
+    ws.onclose = () => {
+      this.ws = null;
+      this.onState('closed');
+      const delay = Math.min(15_000, 500 * 2 ** this.attempt++) * (0.8 + Math.random() * 0.4);
+      setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  /** Subscribes while the returned function is not called; `catchUp` runs after every reconnect. */
+  listen(topics: string[], handler: Handler, catchUp?: () => void): () => void {
+    for (const t of topics) {
+      const n = this.topics.get(t) ?? 0;
+      this.topics.set(t, n + 1);
+      if (n === 0 && t !== 'fleet') this.send({ subscribe: t });
+    }
+    this.handlers.add(handler);
+    if (catchUp) this.catchUps.add(catchUp);
+    return () => {
+      this.handlers.delete(handler);
+      if (catchUp) this.catchUps.delete(catchUp);
+      for (const t of topics) {
+        const n = (this.topics.get(t) ?? 1) - 1;
+        if (n <= 0) { this.topics.delete(t); if (t !== 'fleet') this.send({ unsubscribe: t }); } else this.topics.set(t, n);
+      }
+    };
+  }
+
+  private send(msg: unknown): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+}
+
+export const live = new Live();
