@@ -19,9 +19,11 @@ import { parseHealthQuery, queryHealth } from './api/health.js';
 import { parseLogQuery, searchLogs } from './api/logs.js';
 import { queryAlerts } from './api/alerts.js';
 import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
+import { alertsApi, parseEventQuery, startAlerting } from './alerting/index.js';
+import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
 import { resolveAuth, SessionAuth, type AuthConfig } from './auth.js';
-import { ObservError } from '../errors.js';
+import { ConfigError, ObservError } from '../errors.js';
 
 type HttpResponse = import('uWebSockets.js').HttpResponse;
 type HttpRequest = import('uWebSockets.js').HttpRequest;
@@ -44,6 +46,14 @@ export interface HubOptions {
   auth?: AuthConfig;
   /** Per-connection cap on bytes buffered for a /live client; past it the client is dropped (default 1 MiB). */
   liveMaxBufferedBytes?: number;
+  /** Rule-based alerting (src/hub/alerting): on by default, with built-in rules when no file is given. */
+  alerting?: boolean;
+  /** Alert rules and channels (YAML, see docs/alerting.md); default $OBSERV_ALERTS_FILE. */
+  alertsFile?: string;
+  /** Public URL of the dashboard, for links in notifications (default $OBSERV_HUB_PUBLIC_URL, else the listen URL). */
+  publicUrl?: string;
+  /** Partition upkeep, rollups and retention on a schedule (src/ops/maintenance): on by default. */
+  maintenance?: boolean;
   log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
 }
 
@@ -210,6 +220,35 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const r = await pool.query<{ now: Date }>('SELECT now()');
     return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), uws: implementation, authRequired: auth !== null, live: { ...stats } };
   }));
+  // Rule-based alerting: history, rules (read-only), deliveries and acknowledgements.
+  const alerts = alertsApi(pool);
+  app.get('/api/alerts/history', api((q) => alerts.events(parseEventQuery(q))));
+  app.get('/api/alert-events', api((q) => alerts.events(parseEventQuery(q))));
+  app.get('/api/alert-rules', api(() => alerts.rules()));
+  app.get('/api/alerts/open', api((q) => {
+    rejectUnknown(q, ['status', 'vps', 'app']);
+    return alerts.alerts({ status: q.get('status') ?? undefined, vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined });
+  }));
+  app.get('/api/alert-deliveries', api((q) => {
+    rejectUnknown(q, ['status', 'limit']);
+    const limit = q.get('limit');
+    return alerts.deliveries({ status: q.get('status') ?? undefined, limit: limit === null ? undefined : Number(limit) });
+  }));
+  app.post('/api/alerts/:id/ack', (res, req) => {
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    if (auth && !auth.check(req.getHeader('cookie'))) { sendJson(res, '401 Unauthorized', { error: 'log in first (POST /api/session)' }); return; }
+    const id = Number(req.getParameter(0));
+    readBody(res, MAX_BODY_BYTES).then(async (raw) => {
+      if (!Number.isInteger(id) || id <= 0) throw new BadRequest('alert id must be a positive integer');
+      let body: { by?: string; comment?: string } = {};
+      if (raw.length) {
+        try { body = JSON.parse(raw.toString('utf8')) as typeof body; } catch { throw new BadRequest('body must be JSON: {"by": "…", "comment": "…"}'); }
+      }
+      const result = await alerts.ack(id, { by: typeof body.by === 'string' ? body.by : undefined, comment: typeof body.comment === 'string' ? body.comment : undefined });
+      if (!aborted) sendJson(res, '200 OK', result);
+    }).catch((err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
+  });
   app.any('/api/*', (res) => sendJson(res, '404 Not Found', { error: 'no such API endpoint' }));
 
   app.ws<LiveUserData>('/live', {
@@ -297,9 +336,26 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   }).catch(async (err) => { await live.close(); await pool.end(); throw err; });
   const port = uws.us_socket_local_port(listenSocket as never);
   const shownHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shownHost}:${port}`;
+
+  // Background work. Alerting runs its rules on one leader among all hubs (advisory lock); the
+  // maintenance jobs take their own lock. Neither may keep the dashboard from serving.
+  let alerting: { stop(): Promise<void> } | null = null;
+  if (options.alerting ?? true) {
+    alerting = await startAlerting({
+      databaseUrl: options.databaseUrl, pool, log,
+      configFile: options.alertsFile ?? (process.env.OBSERV_ALERTS_FILE || undefined),
+      dashboardUrl: options.publicUrl ?? (process.env.OBSERV_HUB_PUBLIC_URL || url),
+    }).catch((err: Error) => {
+      if (err instanceof ConfigError) throw err;
+      log('error', 'alerting did not start', { error: err.message });
+      return null;
+    });
+  }
+  const maintenance = (options.maintenance ?? true) ? startMaintenance({ pool, log }) : null;
   let closing: Promise<void> | null = null;
   return {
-    url: `http://${shownHost}:${port}`,
+    url,
     port,
     implementation,
     authRequired: auth !== null,
@@ -308,6 +364,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       if (!closing) {
         closing = (async () => {
           uws.us_listen_socket_close(listenSocket as never);
+          await alerting?.stop();
+          await maintenance?.stop();
           await live.close();
           (app as unknown as { close?: () => void }).close?.();
           await pool.end().catch(() => {});

@@ -131,7 +131,7 @@ test('untrusted log text cannot mention, link or break out of a code block in Sl
   assert.equal(email.subject, '[FIRING] shop-health on vps-1/shop (http://x/h): 3 failed checks in a row: HTTP 503');
   const resolved = renderEmail({ ...note, kind: 'resolved', eventAt: '2026-03-01T12:12:05.000Z', context: null });
   assert.match(resolved.text, /^Was firing for 12m \(since 2026-03-01T12:00:05.000Z\)$/m);
-  assert.equal(note.dashboardLink, 'https://hub.example.com/#/app/vps-1/shop?at=2026-03-01T12%3A00%3A00.000Z');
+  assert.equal(note.dashboardLink, 'https://hub.example.com/#/vps/vps-1/shop?at=2026-03-01T12%3A00%3A00.000Z');
 });
 
 test('webhook signature is HMAC-SHA256 of the exact body; backoff doubles up to the cap', () => {

@@ -76,7 +76,7 @@ test('a check failing 3 times sends exactly one notification per channel, with i
   assert.match(slackText, /payment provider timed out after 30s/);
   assert.match(slackText, /database pool exhausted &lt;!channel&gt; &amp; more/, 'log text is escaped for Slack');
   assert.match(slackText, /CPU 97\.5% · memory 81\.3% · disk 42%/);
-  assert.match(slackText, /https:\/\/observ\.example\.com\/#\/app\/vps-1\/shop\?at=20\d\d-/);
+  assert.match(slackText, /https:\/\/observ\.example\.com\/#\/vps\/vps-1\/shop\?at=20\d\d-/);
 
   const h = hook.received[0]!;
   const expected = 'sha256=' + createHmac('sha256', SECRET).update(h.body).digest('hex');
@@ -88,7 +88,7 @@ test('a check failing 3 times sends exactly one notification per channel, with i
   const ctx = h.json.context as { errorLines: { message: string }[]; host: { cpuPercent: number }; dashboardLink: string; at: string };
   assert.deepEqual(ctx.errorLines.map((l) => l.message), ['payment provider timed out after 30s', 'database pool exhausted <!channel> & more']);
   assert.equal(ctx.host.cpuPercent, 97.5);
-  assert.equal(ctx.dashboardLink, `https://observ.example.com/#/app/vps-1/shop?at=${encodeURIComponent(ctx.at)}`);
+  assert.equal(ctx.dashboardLink, `https://observ.example.com/#/vps/vps-1/shop?at=${encodeURIComponent(ctx.at)}`);
 
   const events = await db.client.query(`SELECT kind FROM alert_events ORDER BY id`);
   assert.deepEqual(events.rows.map((r) => r.kind), ['pending', 'firing']);
@@ -207,7 +207,7 @@ rules:
   assert.match(headers, /Message-ID: <observ-\d+-1-\d+-oncall@observ\.alerting>/);
   assert.match(text, /upstream returned 502 <script>alert\(1\)<\/script>/);
   assert.match(text, /disk 95\.5%/);
-  assert.match(text, /Dashboard at that minute: https:\/\/observ\.example\.com\/#\/app\/vps-2\/api\?at=/);
+  assert.match(text, /Dashboard at that minute: https:\/\/observ\.example\.com\/#\/vps\/vps-2\/api\?at=/);
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   assert.doesNotMatch(html, /<script>/);
 });

@@ -51,7 +51,7 @@ export interface Notification {
 
 export function dashboardLink(baseUrl: string, vps: string, app: string, at: string): string {
   const base = baseUrl.replace(/#.*$/, '').replace(/\/+$/, '');
-  return `${base}/#/app/${encodeURIComponent(vps)}/${encodeURIComponent(app)}?at=${encodeURIComponent(at)}`;
+  return `${base}/#/vps/${encodeURIComponent(vps)}/${encodeURIComponent(app)}?at=${encodeURIComponent(at)}`;
 }
 
 const MAX_LINE = 300;

@@ -45,6 +45,8 @@ const max = (s?: Series) => s?.max ?? [];
 export const detailView: View = (main, route) => {
   const [, vps = '', app = ''] = route.path;
   const rangeS = Number(route.params.get('range')) || 3600;
+  // `at` (links in alert notifications): the range is centred on that moment instead of ending now.
+  const atMs = Date.parse(route.params.get('at') ?? '');
   const picker = el('div', { class: 'ranges', 'data-testid': 'range-picker' }, ...RANGES.map(([label, s]) => {
     const p = new URLSearchParams({ range: String(s) });
     return el('a', { href: href(['vps', vps, app], p), class: s === rangeS ? 'active' : '' }, label);
@@ -57,7 +59,7 @@ export const detailView: View = (main, route) => {
   let plots: uPlot[] = [];
 
   const load = async () => {
-    const to = new Date();
+    const to = Number.isFinite(atMs) ? new Date(Math.min(Date.now(), atMs + rangeS * 500)) : new Date();
     const from = new Date(to.getTime() - rangeS * 1000);
     const params = new URLSearchParams({ vps, app, from: from.toISOString(), to: to.toISOString() });
     try {

@@ -7,7 +7,9 @@ import type { FleetRow } from '../types.js';
 
 const keyOf = (r: { vps: string; app: string }) => `${r.vps}\u0000${r.app}`;
 
-function card(r: FleetRow): HTMLElement {
+interface FiringAlert { rule: string; vps: string; app: string; subject: string; summary: string; status: string }
+
+function card(r: FleetRow, firing: FiringAlert[]): HTMLElement {
   const checks = el('ul', { class: 'checks' });
   for (const c of r.checks) {
     const what = c.success ? `✓ ${c.statusCode ?? ''} ${fmt(c.responseTimeMs, 0, ' ms')}` : `✗ ${c.errorMessage ?? 'failed'}`;
@@ -22,11 +24,15 @@ function card(r: FleetRow): HTMLElement {
       'Disk', bar(r.diskPercent), el('span', { 'data-metric': 'disk' }, fmt(r.diskPercent, 1, '%')),
       'Load', el('span'), el('span', { 'data-metric': 'load' }, `${fmt(r.loadAvg1m, 2)} ${fmt(r.loadAvg5m, 2)} ${fmt(r.loadAvg15m, 2)}`)),
     checks,
+    firing.length ? el('a', { class: 'firing', href: href(['alerts']), 'data-testid': 'firing-alerts',
+      title: firing.map((a) => `${a.rule}: ${a.summary}`).join('\n') }, text(`⚠ ${firing.length} alert${firing.length === 1 ? '' : 's'} firing: ${firing.map((a) => a.rule).join(', ')}`)) : null,
     el('div', { class: 'seen', 'data-last-seen': r.lastSeen }, `last seen ${ago(r.lastSeen)}${r.stale ? ' (stale)' : ''}`));
 }
 
 export const fleetView: View = (main) => {
   const fleet = new Map<string, FleetRow>();
+  // Rule-based alerts firing per vps/app (refreshed with the fleet and every 15 s).
+  let firing = new Map<string, FiringAlert[]>();
   const summary = el('div', { class: 'summary', 'data-testid': 'fleet-summary' }, 'loading…');
   const grid = el('section', { class: 'fleet' });
   main.replaceChildren(summary, grid);
@@ -36,7 +42,9 @@ export const fleetView: View = (main) => {
     const down = rows.filter((r) => r.status === 'down').length;
     const stale = rows.filter((r) => r.status === 'stale').length;
     summary.textContent = `${rows.length} app${rows.length === 1 ? '' : 's'} on ${new Set(rows.map((r) => r.vps)).size} VPS · ${down} down · ${stale} stale`;
-    grid.replaceChildren(...(rows.length ? rows.map(card) : [el('div', { class: 'empty' }, 'No agents have reported yet. Start one with: observ agent APP')]));
+    const firingCount = [...firing.values()].reduce((n, a) => n + a.length, 0);
+    if (firingCount) summary.textContent += ` · ${firingCount} alert${firingCount === 1 ? '' : 's'} firing`;
+    grid.replaceChildren(...(rows.length ? rows.map((r) => card(r, firing.get(keyOf(r)) ?? [])) : [el('div', { class: 'empty' }, 'No agents have reported yet. Start one with: observ agent APP')]));
   };
   const load = () => getJson<{ fleet: FleetRow[] }>('/api/fleet').then((body) => {
     fleet.clear();
@@ -44,7 +52,15 @@ export const fleetView: View = (main) => {
     render();
   }, (err: Error) => { summary.textContent = `Could not load the fleet: ${err.message}`; });
 
-  void load();
+  const loadAlerts = () => getJson<{ alerts: FiringAlert[] }>('/api/alerts/open?status=firing').then((body) => {
+    const next = new Map<string, FiringAlert[]>();
+    for (const a of body.alerts) next.set(keyOf(a), [...(next.get(keyOf(a)) ?? []), a]);
+    firing = next;
+    render();
+  }, () => { /* alerting disabled or not reachable: the fleet still shows */ });
+
+  void load().then(loadAlerts);
+  const alertTimer = setInterval(() => { void loadAlerts(); }, 15_000);
   const stop = live.listen(['fleet'], (msg) => {
     if (msg.type !== 'fleet') return;
     for (const r of msg.rows) fleet.set(keyOf(r), r);
@@ -57,5 +73,5 @@ export const fleetView: View = (main) => {
       if (r) node.textContent = `last seen ${ago(r.lastSeen)}${r.stale ? ' (stale)' : ''}`;
     }
   }, 5000);
-  return () => { stop(); clearInterval(timer); };
+  return () => { stop(); clearInterval(timer); clearInterval(alertTimer); };
 };
