@@ -66,3 +66,17 @@ export function redactUrl(url: string): string {
     return url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
   }
 }
+
+/**
+ * A pool whose clients can never crash the process: node-postgres removes the pool's idle 'error'
+ * listener from a checked-out client, so a connection that drops between two queries of a
+ * transaction would otherwise throw an uncaught 'error'. The query in flight still rejects.
+ */
+export function createPool(connectionString: string, options: ConnectOptions & { max?: number },
+  onError: (err: Error) => void = () => {}): PgPool {
+  const pg = loadPg();
+  const pool = new pg.Pool({ ...clientConfig(connectionString, options), max: options.max ?? 10 });
+  pool.on('error', onError);
+  pool.on('connect', (client) => { client.on('error', onError); });
+  return pool;
+}

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { join, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPg, clientConfig, type PgPool } from '../db/pg.js';
+import { createPool, type PgPool } from '../db/pg.js';
 import { loadUws } from './uws.js';
 import { queryFleet } from './api/fleet.js';
 import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
@@ -132,9 +132,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const host = options.host ?? '127.0.0.1';
   const auth = await resolveAuth(host, isLoopback(host), options.auth);
   const { uws, implementation } = loadUws((m) => log('warn', m));
-  const pg = loadPg();
-  const pool: PgPool = new pg.Pool({ ...clientConfig(options.databaseUrl, { applicationName: 'fleet-hub', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000 }), max: 10 });
-  pool.on('error', (err) => log('warn', 'idle database connection failed', { error: err.message }));
+  const pool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 10 },
+    (err) => log('warn', 'database connection failed', { error: err.message }));
   const staticFiles = loadStatic(options.uiDir ?? DEFAULT_UI_DIR);
   if (!staticFiles.has('/index.html')) log('warn', 'dashboard not built (run npm run build); serving the API only');
 
