@@ -23,6 +23,8 @@ Usage:
         set up obs-agent@APP under systemd (checks the config first)
   observ doctor APP
         check config, database, log files and health URLs for APP, with fixes
+  observ hash-password < password.txt
+        print the scrypt hash for OBSERV_HUB_PASSWORD_HASH (reads the password from stdin)
   observ version
 
 Environment:
@@ -38,6 +40,7 @@ export async function main(argv: string[]): Promise<void> {
       case 'hub': return await hubCommand(rest);
       case 'db': return await dbCommand(rest);
       case 'start': return await (await import('./start.js')).startCommand(rest);
+      case 'hash-password': return await hashPasswordCommand();
       case 'install': return await (await import('./ops/install.js')).installCommand(rest);
       case 'doctor': return await (await import('./ops/doctor.js')).doctorCommand(rest);
       case 'version': case '--version': case '-v': {
@@ -186,4 +189,13 @@ async function dbCommand(rest: string[]): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+async function hashPasswordCommand(): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (password.length < 12) throw new ObservError('OBS_ERR_USAGE', 'the password must be at least 12 characters (pipe it on stdin: observ hash-password < file)');
+  const { hashPassword } = await import('./hub/auth.js');
+  process.stdout.write(`OBSERV_HUB_PASSWORD_HASH=${await hashPassword(password)}\n`);
 }
