@@ -5,7 +5,7 @@
 // A backlog scenario measures the peak RSS while catching up a large log file.
 //
 //   node dist/bench/agent-footprint.js [--quick] [--duration S] [--placements isolated,compact]
-//        [--workloads typical,busy] [--backlog-mb 100 | --no-backlog] [--flags "…"] [--env "K=V …"]
+//        [--workloads typical,busy | --workloads=] [--backlog-mb 100 | --no-backlog] [--flags "…"] [--env "K=V …"]
 //
 // Prints one JSON object (medians and maxima). Linux only (/proc).
 
@@ -323,7 +323,7 @@ async function main() {
 
   const steady = [];
   for (const placement of argv.placements!.split(',')) {
-    for (const name of argv.workloads!.split(',')) {
+    for (const name of argv.workloads!.split(',').filter(Boolean)) {
       const w = WORKLOADS[name];
       if (!w) throw new Error(`unknown workload ${name} (typical, busy)`);
       steady.push(await steadyScenario(url, placement, w, health.url));
