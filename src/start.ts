@@ -4,8 +4,8 @@
 //        ▲                                      ◄── COPY ── obs-agent demo-api  ◄── tails/probes ── demo app :P2
 //        └── LISTEN/queries ── hub (in this process) ── http://127.0.0.1:8080
 //
-// Agents and demo apps are child processes, started exactly as in production (`observ agent APP
-// --config …`). Ctrl-C / SIGTERM stops them in order — agents (final flush) → demo apps → hub →
+// Agents and demo apps are child processes, the agents started as systemd starts them (`obs-agent APP`
+// with the measured runtime flags). Ctrl-C / SIGTERM stops them in order — agents (final flush) → demo apps → hub →
 // PostgreSQL — so no postgres process is left behind. When OBSERV_DB_URL is set, nothing is embedded.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,9 +16,10 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { ObservError } from './errors.js';
 import { onShutdown, parsePort } from './cli.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from './supervisor/launch-flags.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'observ.js');
+const AGENT_BIN = join(ROOT, 'bin', 'obs-agent.js');
 const DEMO_APP = join(ROOT, 'dist', 'examples', 'demo-app.js');
 
 const say = (m: string) => process.stdout.write(m + '\n');
@@ -127,7 +128,8 @@ export async function startCommand(rest: string[]): Promise<void> {
         '',
       ].join('\n'));
       writeFileSync(join(appDir, '.env.production'), `OBSERV_DB_URL=${dbUrl}\n`, { mode: 0o600 });
-      const agent = spawn(process.execPath, [BIN, 'agent', demo.name, '--state-dir', join(appDir, 'state'), '--vps-name', vps], {
+      // Launched as systemd launches it: obs-agent with the measured runtime flags and environment.
+      const agent = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_BIN, demo.name, '--state-dir', join(appDir, 'state'), '--vps-name', vps], {
         stdio: ['ignore', 'inherit', 'inherit'],
         env: agentEnv(join(dataDir, 'deployments')),
       });
@@ -147,7 +149,7 @@ export async function startCommand(rest: string[]): Promise<void> {
 
 /** The agent reads the database URL from .env.production, as in production. */
 function agentEnv(deploymentsDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, OBSERV_DEPLOYMENTS_DIR: deploymentsDir, OBSERV_EXIT_WITH_PARENT: '1' };
+  const env: NodeJS.ProcessEnv = { ...AGENT_ENV, ...process.env, OBSERV_DEPLOYMENTS_DIR: deploymentsDir, OBSERV_EXIT_WITH_PARENT: '1' };
   delete env.OBSERV_DB_URL;
   return env;
 }

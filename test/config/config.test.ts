@@ -49,7 +49,7 @@ test('defaults follow the spec: disabled, 60 s interval, check interval = collec
   assert.equal(c.healthChecks[0]!.timeout, 5);
   assert.deepEqual(c.healthChecks[0]!.expectStatus, [{ min: 200, max: 399 }]);
   assert.deepEqual(c.logFiles, []);
-  assert.equal(c.placement, 'isolated');
+  assert.equal(c.placement, 'compact');
 });
 
 test('the process environment wins over .env.production', () => {

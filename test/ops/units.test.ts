@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICE_GROUPS } from '../../src/ops/access.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../src/supervisor/launch-flags.js';
 
 const OPS = fileURLToPath(new URL('../../../ops/', import.meta.url));
 const UNITS = ['obs-agent@.service', 'fleet-hub.service'];
@@ -63,12 +64,16 @@ for (const unit of UNITS) {
   });
 }
 
-test('the agent unit runs obs-agent with its state directory and the spec limits', () => {
+test('the agent unit runs obs-agent with its state directory, the measured limits and the launcher\'s runtime flags', () => {
   const d = directives('obs-agent@.service');
   assert.deepEqual(d.get('ExecStart'), ['/usr/local/bin/obs-agent %i --state-dir /var/lib/observ/%i']);
   assert.deepEqual(d.get('StateDirectory'), ['observ/%i']);
-  assert.deepEqual(d.get('MemoryMax'), ['100M']);
-  assert.deepEqual(d.get('CPUQuota'), ['10%']);
+  assert.deepEqual(d.get('MemoryMax'), ['128M']);
+  assert.deepEqual(d.get('MemoryHigh'), ['100M']);
+  assert.deepEqual(d.get('CPUQuota'), ['20%']);
+  const env = (d.get('Environment') ?? []).join(' ');
+  assert.ok(env.includes(`"NODE_OPTIONS=${AGENT_NODE_FLAGS.join(' ')}"`), `NODE_OPTIONS carries ${AGENT_NODE_FLAGS.join(' ')}: ${env}`);
+  for (const [k, v] of Object.entries(AGENT_ENV)) assert.match(env, new RegExp(`\\b${k}=${v}\\b`));
   // observ doctor checks log files for exactly these groups.
   assert.deepEqual(d.get('SupplementaryGroups'), [SERVICE_GROUPS.join(' ')]);
 });
