@@ -2,7 +2,7 @@
 // PostgreSQL. Skipped (with the reason) only when /usr/bin/chromium is absent.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,4 +146,34 @@ test('hostile log lines stay inert text, while the same probe fires on a page th
   const control2 = await newPage(t);
   await control2.setContent(`<script>var line = "${HOSTILE[1]}";</script>`);
   assert.equal(await control2.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), 1, 'the </script> probe breaks out of a script block');
+});
+
+test('a firing alert shows on the fleet overview, and the alerts view lists it with its history and an acknowledge button', { skip }, async (t) => {
+  const page = await newPage(t);
+  const dir = mkdtempSync(join(tmpdir(), 'observ-alerts-'));
+  scratch.push(dir);
+  const alertsFile = join(dir, 'alerts.yml');
+  writeFileSync(alertsFile, 'evaluation_interval: 200ms\nrules:\n  - name: health-check-failing\n    failures: 2\n    successes: 2\n');
+  const { hub, db } = await hubFor(t, { uiDir: await browser().then(() => uiDir), alertsFile });
+  await store(db.client, 'vps-eu-1', 'shop', {
+    metrics: [sample(minutesAgo(0))],
+    probes: [probe(minutesAgo(2), { success: false, statusCode: 503, errorMessage: 'HTTP 503' }),
+      probe(minutesAgo(1), { success: false, statusCode: 503, errorMessage: 'HTTP 503' })],
+  });
+  await page.goto(hub.url + '/');
+  const firing = page.locator('[data-testid=fleet-card][data-key^="vps-eu-1"] [data-testid=firing-alerts]');
+  await firing.waitFor({ timeout: 20_000 });
+  assert.match((await firing.textContent()) ?? '', /1 alert firing: health-check-failing/);
+
+  await firing.click();
+  const row = page.locator('[data-testid=rule-alerts] tr[data-status=firing]');
+  await row.waitFor({ timeout: 10_000 });
+  assert.match((await row.textContent()) ?? '', /health-check-failing.*vps-eu-1\/shop/);
+  assert.match((await page.locator('[data-testid=alert-events]').textContent()) ?? '', /firing/);
+  assert.match((await page.locator('[data-testid=alert-rules]').textContent()) ?? '', /fires after 2 failed checks in a row/);
+  await row.locator('button').click();
+  await row.locator('button', { hasText: 'acknowledged' }).waitFor({ timeout: 10_000 });
+  const state = await db.client.query(`SELECT acknowledged_by FROM alert_state WHERE rule_name = 'health-check-failing'`);
+  assert.equal(state.rows[0].acknowledged_by, 'dashboard');
+  await screenshot(page, 'hub-alerts.png');
 });

@@ -58,14 +58,30 @@ function historyTable(events: AlertEvent[]): HTMLElement {
   return table;
 }
 
+/** One line per rule, in words (the full definition stays in the title for the curious). */
+function describeRule(r: RuleView): string {
+  const n = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : null);
+  switch (r.type) {
+    case 'health_check': return `fires after ${n('failures') ?? '?'} failed checks in a row, resolves after ${n('successes') ?? '?'} successes`;
+    case 'metric': return typeof r.condition === 'string' ? r.condition : 'metric threshold';
+    case 'agent_silent': return `agent silent for more than ${n('intervals') ?? '?'} collection intervals`;
+    case 'log_error_rate': return `more than ${n('perMinute') ?? '?'} error lines per minute over ${Math.round((n('windowMs') ?? 0) / 60_000)} min`;
+    case 'cert_expiry': return `TLS certificate expires within ${n('days') ?? '?'} days`;
+    default: return r.type;
+  }
+}
+
 function rulesList(rules: RuleView[]): HTMLElement {
   const list = el('ul', { class: 'rules', 'data-testid': 'alert-rules' });
   for (const r of rules) {
-    const { name, type, ...rest } = r;
-    list.append(el('li', {}, el('strong', {}, text(name)), ` (${type}) `, el('code', {}, text(JSON.stringify(rest)))));
+    const counts = `${n0(r.firing)} firing, ${n0(r.pending)} pending`;
+    list.append(el('li', { title: JSON.stringify(r) }, el('strong', {}, text(r.name)), ' — ', text(describeRule(r)),
+      el('span', { class: 'muted' }, text(` · ${String(r.severity ?? '')} · ${counts}${r.source === 'default' ? ' · built-in' : ''}`))));
   }
   return list;
 }
+
+const n0 = (v: unknown) => (typeof v === 'number' ? v : 0);
 
 export function alertHistorySection(): HTMLElement {
   const section = el('section', { class: 'alert-history', 'data-testid': 'alert-history' });
