@@ -25,8 +25,7 @@ import { assertNever, type CollectorMessage, type ControlMessage, type FileCheck
 import { createAgentLog, type AgentLog } from './log.js';
 import { Writer } from '../workers/writer/writer.js';
 import { redactUrl, type PgClient } from '../db/pg.js';
-import { latestVersion, migrate, schemaVersion } from '../db/migrate.js';
-import { ObservError } from '../errors.js';
+import { migrate } from '../db/migrate.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -101,10 +100,9 @@ export class Agent {
 
   /** Applies missing migrations on the writer's first connection (at start, or when the database comes back). */
   private async prepareDatabase(client: PgClient): Promise<void> {
-    if ((await schemaVersion(client)) < latestVersion()) {
-      const applied = await migrate(client);
-      if (applied.length) this.log('info', 'applied migrations', { applied });
-    }
+    // migrate() skips recorded migrations itself (schemaVersion() fails on a database never migrated).
+    const applied = await migrate(client);
+    if (applied.length) this.log('info', 'applied migrations', { applied });
   }
 
   private collectorsStart(files: FileCheckpoint[]): CollectorsStart {

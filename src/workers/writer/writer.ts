@@ -346,7 +346,6 @@ export class Writer {
     } catch (err) {
       if (err instanceof ObservError && err.code === 'OBS_ERR_MIGRATION') throw err;
       this.downSince = Date.now();
-      this.failures = 1;
       this.log('warn', 'database not reachable at start: collecting into the spool until it is', { error: (err as Error).message });
     }
     const newest = spool.newest;
@@ -368,6 +367,8 @@ export class Writer {
   }
 
   private dbFiles: FileCheckpoint[] = [];
+  /** A batch the spool could not take even when empty: stored from memory, before anything spooled after it. */
+  private direct: SpoolRecord | null = null;
   private started = false;
 
   private onCorrupt(r: CorruptionReport): void {
@@ -438,8 +439,14 @@ export class Writer {
     return [...this.files.values()];
   }
 
-  /** Rows held in memory only (not yet in the spool). */
+  /** Rows held in memory only (not in the spool). */
   get pendingRows(): number {
+    const d = this.direct?.header.rows;
+    return this.metrics.length + this.probes.length + this.logs.length + this.events.length +
+      (d ? d.metrics + d.health + d.logs + d.events : 0);
+  }
+
+  private get bufferedRows(): number {
     return this.metrics.length + this.probes.length + this.logs.length + this.events.length;
   }
 
@@ -457,7 +464,7 @@ export class Writer {
 
   private maybeSeal(): void {
     if (this.full) return; // retried on the timer and whenever a commit frees space
-    if (this.pendingRows >= this.o.maxBatchRows || this.bufferBytes >= this.o.maxBatchBytes) {
+    if (this.bufferedRows >= this.o.maxBatchRows || this.bufferBytes >= this.o.maxBatchBytes) {
       this.seal();
       void this.drain();
     }
@@ -471,7 +478,7 @@ export class Writer {
   /** Appends what is buffered to the spool as one batch. Returns false when the spool refused it. */
   private seal(): boolean {
     const spool = this.spool;
-    if (!spool || !this.pendingRows) return true;
+    if (!spool || !this.bufferedRows) return true;
     const seq = this.nextSeq;
     const createdAt = new Date().toISOString();
     const files = [...this.files.values()];
@@ -480,6 +487,19 @@ export class Writer {
     const rows: SpoolRows = { metrics: this.metrics.length, health: this.probes.length, logs: this.logs.length, events: this.events.length };
     const header: SpoolHeader = { seq, createdAt, files, rows, logBytes: this.bufferLogBytes };
     const r = spool.append(header, sections);
+    if (!r.ok && spool.pendingRecords === 0 && !this.direct) {
+      // Even an empty spool cannot take this batch (the disk is full, or it is larger than the whole
+      // spool): it goes to PostgreSQL straight from memory, still in seq order (nothing is ahead of it).
+      this.direct = { header, sections, frameBytes: 0 };
+      this.nextSeq++;
+      this.metrics = []; this.probes = []; this.logs = []; this.events = [];
+      this.bufferBytes = 0;
+      this.bufferLogBytes = 0;
+      this.log('warn', 'the spool cannot take a batch: it is stored from memory, without a copy on disk',
+        { seq, reason: r.reason, error: r.error?.message, spoolMaxBytes: this.o.spoolMaxBytes });
+      void this.drain();
+      return true;
+    }
     if (!r.ok) {
       if (!this.full) {
         this.full = { since: Date.now(), reason: r.reason === 'full' ? 'spool full' : `spool write failed: ${r.error?.message}`,
@@ -542,21 +562,25 @@ export class Writer {
     if (!spool) return;
     for (;;) {
       if (this.closedHard) return;
-      const record = spool.peek();
+      const direct = this.direct;
+      const record = direct ?? spool.peek();
       if (!record) return;
       let client: PgClient;
       try {
         client = await this.connection();
         if (this.committedSeq !== null && record.header.seq <= this.committedSeq) {
-          if (spool.peek() === record) { spool.ack(); this.afterAck(record, 'duplicate', {}); }
+          if (direct) this.direct = null;
+          else if (spool.peek() === record) spool.ack();
+          this.afterAck(record, 'duplicate', {}, !!direct);
           continue;
         }
         this.log('debug', 'storing batch', { seq: record.header.seq, rows: record.header.rows });
         const result = await this.storeWithDeadline(client, record);
         if (this.spool !== spool || this.closedHard) return; // closed while storing: the next start replays (a no-op if it committed)
-        spool.ack();
+        if (direct) this.direct = null;
+        else spool.ack();
         this.committedSeq = record.header.seq;
-        this.afterAck(record, result.outcome, result.rejected);
+        this.afterAck(record, result.outcome, result.rejected, !!direct);
       } catch (err) {
         this.stats.flushErrors++;
         this.failures++;
@@ -576,8 +600,9 @@ export class Writer {
     }
   }
 
-  private afterAck(record: SpoolRecord, outcome: 'committed' | 'duplicate', rejected: Record<string, number>): void {
+  private afterAck(record: SpoolRecord, outcome: 'committed' | 'duplicate', rejected: Record<string, number>, direct = false): void {
     const h = record.header;
+    if (direct) this.o.onDurable?.({ seq: h.seq, files: h.files, rows: h.rows, logBytes: h.logBytes });
     if (outcome === 'committed') {
       this.stats.batchesCommitted++;
       this.stats.rowsCommitted += h.rows.metrics + h.rows.health + h.rows.logs + h.rows.events;
@@ -587,15 +612,13 @@ export class Writer {
       this.stats.rowsRejected += nRejected;
       this.log('error', 'the database refused rows of a batch; they were counted in agent_events and skipped', { seq: h.seq, rejected });
     }
-    if (this.failures) {
-      if (this.downSince !== null) {
-        const detail = { durationMs: Date.now() - this.downSince, failedAttempts: this.failures, spoolBatches: this.spool?.pendingRecords ?? 0 };
-        this.log('info', 'database reachable again: replaying the spool', detail);
-        this.pushEvent({ timestamp: new Date().toISOString(), kind: 'database_unreachable', detail });
-      }
-      this.failures = 0;
+    if (this.downSince !== null) {
+      const detail = { durationMs: Date.now() - this.downSince, failedAttempts: this.failures, spoolBatches: this.spool?.pendingRecords ?? 0 };
+      this.log('info', 'database reachable again: replaying the spool', detail);
+      this.pushEvent({ timestamp: new Date().toISOString(), kind: 'database_unreachable', detail });
       this.downSince = null;
     }
+    this.failures = 0;
     this.o.onCommitted?.({ seq: h.seq, files: h.files, rows: h.rows, logBytes: h.logBytes });
     // Space was freed: what waited in memory may go to the spool now.
     if (this.full) this.seal();
@@ -703,10 +726,13 @@ export class Writer {
         if (this.timer) { clearInterval(this.timer); this.timer = null; }
         if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
         this.seal();
-        while (this.spool && this.spool.pendingRecords > 0 && Date.now() < until) {
+        // Everything sealed is durable in the spool, so with the database down there is nothing to wait
+        // for: one attempt, then the spool is left for the next start.
+        while (this.spool && (this.spool.pendingRecords > 0 || this.direct) && Date.now() < until) {
           if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
           await Promise.race([this.drain(), sleep(Math.max(0, until - Date.now()))]);
-          if (this.pendingRows) this.seal();
+          if (this.bufferedRows) this.seal();
+          if (this.downSince !== null) break;
         }
         this.closedHard = true;
         if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
