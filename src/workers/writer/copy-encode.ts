@@ -147,8 +147,12 @@ export function int4(v: number | null | undefined): number | null {
  * A timestamptz value PostgreSQL will accept, as ISO-8601 UTC, or null when `v` is not a usable
  * timestamp (unparseable, or outside years 1–9999, which keeps clear of every server limit).
  */
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z$/;
+
 export function timestamp(v: string | null | undefined): string | null {
   if (typeof v !== 'string' || !v) return null;
+  // The common case (what the parser produces): already ISO-8601 UTC, years 1000–9999.
+  if (ISO_UTC.test(v) && v[0] !== '0' && !Number.isNaN(Date.parse(v))) return v;
   const t = Date.parse(v);
   if (Number.isNaN(t)) return null;
   const d = new Date(t);

@@ -24,7 +24,7 @@ import { createRequire } from 'node:module';
 import { connect, redactUrl, type PgClient } from '../../db/pg.js';
 import { ClosedError, ObservError } from '../../errors.js';
 import type { AgentEvent, FileCheckpoint, LogRecord, MetricSample, ProbeResult } from '../../supervisor/messages.js';
-import { double, encodeCopyRow, hasNul, int4, real, timestamp } from './copy-encode.js';
+import { double, encodeCopyRow, hasNul, int4, jsonForPg, real, timestamp } from './copy-encode.js';
 import { Spool, type CorruptionReport, type SpoolHeader, type SpoolRecord, type SpoolRows, type SpoolSections } from './spool.js';
 
 const require = createRequire(import.meta.url);
@@ -148,12 +148,15 @@ export function encodeBatch(batch: Batch, vps: string, app: string): SpoolSectio
     let flags = r.flags ?? [];
     const ts = timestamp(r.timestamp);
     if (!ts && !flags.includes('bad_timestamp')) flags = [...flags, 'bad_timestamp'];
-    if (!flags.includes('nul_removed') && (hasNul(r.message) || hasNul(r.raw) || hasNul(r.logger) || hasNul(r.level) ||
-        hasNul(r.sourceFile) || hasNul(r.context) || hasNul(r.exception))) {
+    // JSON is encoded once here, so its NUL check comes for free.
+    const context = r.context == null ? null : jsonForPg(r.context);
+    const exception = r.exception == null ? null : jsonForPg(r.exception);
+    if (!flags.includes('nul_removed') && (context?.nulRemoved || exception?.nulRemoved || hasNul(r.message) || hasNul(r.raw) ||
+        hasNul(r.logger) || hasNul(r.level) || hasNul(r.sourceFile))) {
       flags = [...flags, 'nul_removed'];
     }
-    logs += encodeCopyRow([ts ?? fallbackTs, vps, app, r.level ?? 'INFO', r.message ?? '', r.context, r.logger, r.exception, r.sourceFile,
-      flags.length ? flags : null, r.raw]);
+    logs += encodeCopyRow([ts ?? fallbackTs, vps, app, r.level ?? 'INFO', r.message ?? '', context?.text ?? null, r.logger,
+      exception?.text ?? null, r.sourceFile, flags.length ? flags : null, r.raw]);
   }
   let events = '';
   for (const e of batch.events) events += encodeCopyRow([timestamp(e.timestamp) ?? fallbackTs, vps, app, e.kind ?? 'unknown', e.detail ?? {}]);
