@@ -31,16 +31,16 @@
 //   5. own log lines are already written synchronously; the process exits 0
 
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { join } from 'node:path';
 import type { AgentConfig } from './config.js';
 import type { CollectorsStart } from './actor.js';
 import { CollectorHost, actorInScope, plannedActors, type CollectorName } from './host.js';
 import type { CollectorsWorkerData } from './collectors-worker.js';
 import { assertNever, type CollectorMessage, type ControlMessage, type FileCheckpoint } from './messages.js';
 import { createAgentLog, type AgentLog } from './log.js';
-import { Writer, type CommittedState } from '../workers/writer/writer.js';
-import { connect, redactUrl } from '../db/pg.js';
-import { latestVersion, migrate, schemaVersion } from '../db/migrate.js';
-import { ObservError } from '../errors.js';
+import { Writer } from '../workers/writer/writer.js';
+import { redactUrl, type PgClient } from '../db/pg.js';
+import { migrate } from '../db/migrate.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -115,50 +115,36 @@ export class Agent {
     const c = this.config;
     this.log('info', 'starting', { app: c.app, vps: c.vpsName, placement: c.placement, database: redactUrl(c.postgresUrl),
       collectionInterval: c.collectionInterval, healthChecks: c.healthChecks.length, logFiles: c.logFiles.length });
-    const state = await this.prepareDatabase();
     this.writer = new Writer({
       postgresUrl: c.postgresUrl,
       vpsName: c.vpsName,
       app: c.app,
       collectionInterval: c.collectionInterval,
       flushIntervalMs: c.flushInterval * 1000,
+      spoolDir: join(c.stateDir, 'spool'),
+      spoolMaxBytes: c.spoolMaxBytes,
+      queryTimeoutMs: c.dbTimeout * 1000,
+      prepareConnection: (client) => this.prepareDatabase(client),
       log: (level, message, context) => this.log(level, message, { actor: 'writer', ...context }),
-      onCommitted: (batch) => {
-        const bytes = 0;
-        this.collectors?.post({ type: 'COMMITTED', files: batch.files, bytes });
+      // Durable in the spool is durable: the tailer may release those lines (they reach PostgreSQL from there).
+      onDurable: (batch) => {
+        this.collectors?.post({ type: 'COMMITTED', files: batch.files, bytes: batch.logBytes });
       },
-      onBackpressure: (full) => {
-        this.log(full ? 'warn' : 'info', full ? 'database backlog is full: tailing paused (lines stay in their files)' : 'backlog drained: tailing resumed');
-        this.collectors?.post(full ? { type: 'PAUSE_TAILING', reason: 'writer backlog full' } : { type: 'RESUME_TAILING' });
+      onBackpressure: (paused) => {
+        this.collectors?.post(paused ? { type: 'PAUSE_TAILING', reason: 'spool nearly full' } : { type: 'RESUME_TAILING' });
       },
     });
-    await this.writer.start(state);
+    // Resumes from the database checkpoint, or from the newest spooled one when the database is down:
+    // sampling, probing and tailing start either way, and batches wait in the spool.
+    const state = await this.writer.start();
     this.startCollectors(state.files);
   }
 
-  /** Connects (retrying with capped backoff), applies missing migrations, reads the checkpoint. */
-  private async prepareDatabase(): Promise<CommittedState> {
-    for (let attempt = 1; ; attempt++) {
-      if (this.stopping) throw new ObservError('OBS_ERR_DB_UNREACHABLE', 'stopped before the database was reachable');
-      try {
-        const client = await connect(this.config.postgresUrl, { applicationName: `obs-agent ${this.config.app}` });
-        try {
-          if ((await schemaVersion(client)) < latestVersion()) {
-            const applied = await migrate(client);
-            if (applied.length) this.log('info', 'applied migrations', { applied });
-          }
-          const { readCheckpoint } = await import('../workers/writer/writer.js');
-          return await readCheckpoint(client, this.config.vpsName, this.config.app);
-        } finally {
-          await client.end().catch(() => {});
-        }
-      } catch (err) {
-        if (err instanceof ObservError && err.code === 'OBS_ERR_MIGRATION') throw err;
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() * 0.5);
-        this.log('warn', 'database not reachable; retrying', { error: (err as Error).message, attempt, retryInMs: Math.round(delay) });
-        await sleep(delay);
-      }
-    }
+  /** Applies missing migrations on the writer's first connection (at start, or when the database comes back). */
+  private async prepareDatabase(client: PgClient): Promise<void> {
+    // migrate() skips recorded migrations itself (schemaVersion() fails on a database never migrated).
+    const applied = await migrate(client);
+    if (applied.length) this.log('info', 'applied migrations', { applied });
   }
 
   private collectorsStart(files: FileCheckpoint[]): CollectorsStart {
@@ -365,9 +351,10 @@ export class Agent {
         }
         this.removeUncaughtHandlers();
         if (this.writer) {
-          const { unflushedRows } = await this.writer.close(Math.max(500, until - Date.now()));
-          if (unflushedRows) this.log('error', 'shutdown deadline reached with rows not stored', { unflushedRows });
-          else this.log('info', 'shutdown 3/4: final flush committed; database connection closed', { ...this.writer.stats });
+          const { unflushedRows, spooledBatches } = await this.writer.close(Math.max(500, until - Date.now()));
+          if (spooledBatches) this.log('warn', 'shutdown 3/4: batches left in the spool; they are stored at the next start', { spooledBatches });
+          if (unflushedRows) this.log('error', 'shutdown deadline reached with rows neither stored nor spooled', { unflushedRows });
+          if (!spooledBatches && !unflushedRows) this.log('info', 'shutdown 3/4: final flush committed; database connection closed');
         }
         if (this.keepAlive) { clearInterval(this.keepAlive); this.keepAlive = null; }
         this.log('info', 'stopped');

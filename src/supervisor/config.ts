@@ -52,6 +52,8 @@ export interface AgentConfig {
   placement: Placement;
   maxLineBytes: number;
   spoolMaxBytes: number;
+  /** Seconds: deadline for each database statement and for one whole batch transaction (a frozen database is given up on after it). */
+  dbTimeout: number;
   /** Path whose filesystem is reported as the spec's disk_percent / disk_gb. */
   diskPath: string;
 }
@@ -68,6 +70,7 @@ export const DEFAULTS = {
   placement: 'compact' as Placement,
   maxLineBytes: 64 * 1024,
   spoolMaxMb: 256,
+  dbTimeout: 30,
   deploymentsDir: '/opt/deployments',
   stateRoot: '/var/lib/observ',
 };
@@ -234,7 +237,7 @@ export function parseAgentConfig(text: string, ctx: ParseContext): AgentConfig {
   };
 
   warnUnknown(m, ['enabled', 'postgres_url', 'collection_interval', 'health_checks', 'log_files', 'flush_interval',
-    'placement', 'max_line_bytes', 'spool_max_mb', 'disk_path'], base);
+    'placement', 'max_line_bytes', 'spool_max_mb', 'db_timeout', 'disk_path'], base);
 
   const enabled = bool('enabled', DEFAULTS.enabled);
 
@@ -254,6 +257,7 @@ export function parseAgentConfig(text: string, ctx: ParseContext): AgentConfig {
   const flushInterval = int(m, 'flush_interval', base, DEFAULTS.flushInterval, 1, 3600);
   const maxLineBytes = int(m, 'max_line_bytes', base, DEFAULTS.maxLineBytes, 1024, 16 * 1024 * 1024);
   const spoolMaxBytes = int(m, 'spool_max_mb', base, DEFAULTS.spoolMaxMb, 1, 1024 * 1024) * 1024 * 1024;
+  const dbTimeout = int(m, 'db_timeout', base, DEFAULTS.dbTimeout, 1, 3600);
 
   let placement: Placement = DEFAULTS.placement;
   if (m.placement !== undefined && m.placement !== null) {
@@ -355,6 +359,7 @@ export function parseAgentConfig(text: string, ctx: ParseContext): AgentConfig {
     placement,
     maxLineBytes,
     spoolMaxBytes,
+    dbTimeout,
     diskPath,
   });
 }

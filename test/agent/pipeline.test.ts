@@ -70,6 +70,8 @@ for (const placement of ['isolated', 'compact'] as const) {
       assert.equal(typeof sample[col], 'number', `${col} is filled`);
     }
     assert.ok(sample.disk_percent > 0 && sample.disk_percent <= 100);
+    assert.ok(Array.isArray(sample.mounts) && sample.mounts.length >= 1, `per-mount usage is a JSON array: ${JSON.stringify(sample.mounts)}`);
+    assert.equal(typeof sample.mounts[0].percent, 'number');
 
     const h = await db.client.query<{ url: string; success: boolean; status_code: number; error_message: string | null }>(
       `SELECT DISTINCT ON (url) url, success, status_code, error_message FROM health_checks WHERE app_name = 'shop' ORDER BY url, timestamp DESC`);

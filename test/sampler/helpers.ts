@@ -18,6 +18,7 @@ export function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     placement: 'compact',
     maxLineBytes: 64 * 1024,
     spoolMaxBytes: 1024 * 1024,
+    dbTimeout: 30,
     diskPath: '/',
     ...overrides,
   };

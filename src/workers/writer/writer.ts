@@ -1,26 +1,37 @@
-// The writer: batches samples, probe results and log lines by rows, bytes and time, and stores each
-// batch in ONE transaction:
+// The writer: batches samples, probe results and log lines by rows, bytes and time, makes each batch
+// durable in the spool, then stores it in PostgreSQL exactly once.
 //
+//   add*() ──► buffer ──seal (rows/bytes/timer)──► spool (append + fdatasync) ──► onDurable (tailer may move on)
+//                                                    │
+//                     drain, in seq order ◄──────────┘   one transaction per batch:
 //   BEGIN → lock the agent's checkpoint row → (skip if batch.seq ≤ committed seq) →
-//   COPY vps_metrics → COPY health_checks → COPY log_entries → INSERT agent_events →
+//   COPY vps_metrics → COPY health_checks → COPY log_entries → COPY agent_events →
 //   UPDATE agent_checkpoints (seq + every file's identity and offset) → NOTIFY observ_batch → COMMIT
+//   → ack in the spool (its segment is deleted once all its batches are committed) → onCommitted
 //
-// File offsets become durable only with the COMMIT that stored their lines, so a crash replays from
-// the last committed offset, and the batch sequence turns a replayed batch into a no-op.
+// Sealing never waits for the database, so a database that is down or frozen only makes the spool
+// grow; sampling, probing and tailing keep their cadence. The spool is written before PostgreSQL, so
+// the newest spooled record is always at least as new as the database's checkpoint: the agent
+// resumes from whichever is newer, and the batch sequence turns every replay into a no-op.
+//
+// Every database step has a deadline: connect timeout, query_timeout and statement_timeout per
+// statement, and one deadline over the whole transaction (COPY is not covered by query_timeout)
+// that destroys the connection when it passes. Reconnects use capped exponential backoff with jitter.
 
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import { connect, redactUrl, type PgClient } from '../../db/pg.js';
-import { ClosedError } from '../../errors.js';
+import { ClosedError, ObservError } from '../../errors.js';
 import type { AgentEvent, FileCheckpoint, LogRecord, MetricSample, ProbeResult } from '../../supervisor/messages.js';
-import { encodeCopyRow } from './copy-encode.js';
+import { double, encodeCopyRow, hasNul, int4, jsonForPg, real, timestamp } from './copy-encode.js';
+import { Spool, type CorruptionReport, type SpoolHeader, type SpoolRecord, type SpoolRows, type SpoolSections } from './spool.js';
 
 const require = createRequire(import.meta.url);
 
 export const AGENT_VERSION: string = (require('../../../../package.json') as { version: string }).version;
 
-/** One unit of storage. Serialisable (the spool writes it to disk as JSON). */
+/** One unit of storage, before encoding. */
 export interface Batch {
   seq: number;
   createdAt: string;
@@ -32,29 +43,74 @@ export interface Batch {
   files: FileCheckpoint[];
 }
 
+/** What callbacks learn about a batch. */
+export interface BatchInfo {
+  seq: number;
+  files: FileCheckpoint[];
+  rows: SpoolRows;
+  /** Bytes of log files consumed by the batch's lines. */
+  logBytes: number;
+}
+
 export interface WriterOptions {
   postgresUrl: string;
   vpsName: string;
   app: string;
   collectionInterval: number;
   flushIntervalMs: number;
+  /** Directory of the spool (under the agent's state dir). */
+  spoolDir: string;
+  /** Bound on the spool's size on disk. */
+  spoolMaxBytes: number;
   maxBatchRows?: number;
+  /** A batch is sealed at this many (estimated) bytes; capped at spoolMaxBytes / 8. */
   maxBatchBytes?: number;
-  /** Per-statement deadline: a frozen database must not hang the writer. */
+  /** Per-statement deadline (query_timeout; statement_timeout is set a little below it). */
   queryTimeoutMs?: number;
   connectTimeoutMs?: number;
-  /** Called after a batch is durable (committed now, or found committed before). */
-  onCommitted?: (batch: Batch) => void;
+  /** Deadline over one whole batch transaction, COPY included; the connection is destroyed when it passes. */
+  flushTimeoutMs?: number;
+  /** Reconnect backoff: base and cap (ms). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Spool fill ratio at which tailing pauses, and the one below which it resumes. */
+  pauseAt?: number;
+  resumeAt?: number;
+  /** Runs once on the first connection of the process (migrations). */
+  prepareConnection?: (client: PgClient) => Promise<void>;
+  /** A batch is durable in the spool: the tailer may release the lines it holds for it. */
+  onDurable?: (batch: BatchInfo) => void;
+  /** A batch is committed in PostgreSQL (now, or found committed before). */
+  onCommitted?: (batch: BatchInfo) => void;
+  /** Tailing should pause (spool nearly full) or may resume. */
+  onBackpressure?: (paused: boolean) => void;
   /** Own diagnostics. */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
-  /** Backlog limit (rows held in memory waiting for the database) before `onBackpressure(true)`. */
-  maxPendingRows?: number;
-  onBackpressure?: (full: boolean) => void;
 }
 
 export interface CommittedState {
   seq: number;
   files: FileCheckpoint[];
+}
+
+/** Where the agent resumes: file positions and where they came from. */
+export interface ResumeState extends CommittedState {
+  source: 'database' | 'spool' | 'none';
+  databaseReachable: boolean;
+}
+
+export interface WriterStats {
+  batchesSpooled: number;
+  batchesCommitted: number;
+  batchesDuplicate: number;
+  rowsCommitted: number;
+  rowsRejected: number;
+  flushErrors: number;
+  metricsThinned: number;
+  probesThinned: number;
+  logLinesDropped: number;
+  eventsDropped: number;
+  spoolCorruptBytes: number;
 }
 
 const METRIC_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'cpu_percent', 'memory_percent', 'memory_mb', 'disk_percent', 'disk_gb',
@@ -64,25 +120,47 @@ const HEALTH_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'url', 'status_code
 const LOG_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'level', 'message', 'context', 'logger', 'exception', 'source_file', 'flags', 'raw'];
 const EVENT_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'kind', 'detail'];
 
-export function encodeBatch(batch: Batch, vps: string, app: string): { metrics: string; health: string; logs: string; events: string } {
+const TABLES: Array<{ table: string; columns: string[]; section: keyof SpoolSections }> = [
+  { table: 'vps_metrics', columns: METRIC_COLUMNS, section: 'metrics' },
+  { table: 'health_checks', columns: HEALTH_COLUMNS, section: 'health' },
+  { table: 'log_entries', columns: LOG_COLUMNS, section: 'logs' },
+  { table: 'agent_events', columns: EVENT_COLUMNS, section: 'events' },
+];
+
+/** COPY text of a batch. Pure: every value is made storable (see copy-encode.ts). */
+export function encodeBatch(batch: Batch, vps: string, app: string): SpoolSections {
+  const fallbackTs = batch.createdAt;
   let metrics = '';
   for (const m of batch.metrics) {
-    metrics += encodeCopyRow([m.timestamp, vps, app, m.cpuPercent, m.memoryPercent, m.memoryMb, m.diskPercent, m.diskGb,
-      m.loadAvg1m, m.loadAvg5m, m.loadAvg15m, m.cpuUser, m.cpuSystem, m.cpuIowait, m.cpuSteal, m.memoryAvailableMb,
-      m.swapPercent, m.swapUsedMb, m.diskFreeGb, m.diskReadBps, m.diskWriteBps, m.netRxBps, m.netTxBps, m.uptimeSeconds,
-      JSON.stringify(m.mounts)]);
+    metrics += encodeCopyRow([timestamp(m.timestamp) ?? fallbackTs, vps, app, real(m.cpuPercent), real(m.memoryPercent), real(m.memoryMb),
+      real(m.diskPercent), real(m.diskGb), real(m.loadAvg1m), real(m.loadAvg5m), real(m.loadAvg15m), real(m.cpuUser), real(m.cpuSystem),
+      real(m.cpuIowait), real(m.cpuSteal), real(m.memoryAvailableMb), real(m.swapPercent), real(m.swapUsedMb), real(m.diskFreeGb),
+      double(m.diskReadBps), double(m.diskWriteBps), double(m.netRxBps), double(m.netTxBps), double(m.uptimeSeconds),
+      // A JSON array (jsonb), not a text[]: encodeCopyValue treats JS arrays as text[] literals.
+      m.mounts ? jsonForPg(m.mounts).text : null]);
   }
   let health = '';
   for (const p of batch.probes) {
-    health += encodeCopyRow([p.timestamp, vps, app, p.url, p.statusCode, p.responseTimeMs, p.success, p.errorMessage, p.certDaysLeft]);
+    health += encodeCopyRow([timestamp(p.timestamp) ?? fallbackTs, vps, app, p.url ?? '', int4(p.statusCode), real(p.responseTimeMs),
+      p.success === true, p.errorMessage, real(p.certDaysLeft)]);
   }
   let logs = '';
   for (const r of batch.logs) {
-    logs += encodeCopyRow([r.timestamp, vps, app, r.level, r.message, r.context, r.logger, r.exception, r.sourceFile,
-      r.flags.length ? r.flags : null, r.raw]);
+    let flags = r.flags ?? [];
+    const ts = timestamp(r.timestamp);
+    if (!ts && !flags.includes('bad_timestamp')) flags = [...flags, 'bad_timestamp'];
+    // JSON is encoded once here, so its NUL check comes for free.
+    const context = r.context == null ? null : jsonForPg(r.context);
+    const exception = r.exception == null ? null : jsonForPg(r.exception);
+    if (!flags.includes('nul_removed') && (context?.nulRemoved || exception?.nulRemoved || hasNul(r.message) || hasNul(r.raw) ||
+        hasNul(r.logger) || hasNul(r.level) || hasNul(r.sourceFile))) {
+      flags = [...flags, 'nul_removed'];
+    }
+    logs += encodeCopyRow([ts ?? fallbackTs, vps, app, r.level ?? 'INFO', r.message ?? '', context?.text ?? null, r.logger,
+      exception?.text ?? null, r.sourceFile, flags.length ? flags : null, r.raw]);
   }
   let events = '';
-  for (const e of batch.events) events += encodeCopyRow([e.timestamp, vps, app, e.kind, e.detail]);
+  for (const e of batch.events) events += encodeCopyRow([timestamp(e.timestamp) ?? fallbackTs, vps, app, e.kind ?? 'unknown', e.detail ?? {}]);
   return { metrics, health, logs, events };
 }
 
@@ -101,12 +179,34 @@ export async function readCheckpoint(client: PgClient, vps: string, app: string)
   return { seq: Number(r.rows[0]!.batch_seq), files: r.rows[0]!.files ?? [] };
 }
 
+export interface StoreIdentity {
+  vps: string;
+  app: string;
+  collectionInterval: number;
+  startedAt: string;
+}
+
+export interface StoreOutcome {
+  outcome: 'committed' | 'duplicate';
+  /** Rows the server refused (row-by-row mode only), per table. */
+  rejected: Record<string, number>;
+}
+
+/** SQLSTATE classes that mean "this data", not "this connection": retrying the same rows cannot help. */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
+}
+
 /**
- * Stores one batch exactly once. Returns 'committed', or 'duplicate' when its seq was already committed.
- * Throws on any database error (nothing is committed then).
+ * Stores one encoded batch exactly once, in one transaction. Returns 'duplicate' when its seq was
+ * already committed. With `rowByRow`, each row is copied under its own savepoint and rows the server
+ * refuses are counted (and reported in agent_events) instead of failing the batch.
+ * Throws on any other error (nothing is committed then).
  */
-export async function storeBatch(client: PgClient, batch: Batch, who: { vps: string; app: string; collectionInterval: number; startedAt: string }): Promise<'committed' | 'duplicate'> {
-  const encoded = encodeBatch(batch, who.vps, who.app);
+export async function storeEncoded(client: PgClient, seq: number, files: FileCheckpoint[], sections: SpoolSections,
+  who: StoreIdentity, options: { rowByRow?: boolean } = {}): Promise<StoreOutcome> {
+  const rejected: Record<string, number> = {};
   await client.query('BEGIN');
   try {
     await client.query(
@@ -114,167 +214,446 @@ export async function storeBatch(client: PgClient, batch: Batch, who: { vps: str
       [who.vps, who.app]);
     const cur = await client.query<{ batch_seq: string }>(
       'SELECT batch_seq FROM agent_checkpoints WHERE vps_name = $1 AND app_name = $2 FOR UPDATE', [who.vps, who.app]);
-    if (Number(cur.rows[0]!.batch_seq) >= batch.seq) {
+    if (Number(cur.rows[0]!.batch_seq) >= seq) {
       await client.query('ROLLBACK');
-      return 'duplicate';
+      return { outcome: 'duplicate', rejected };
     }
-    await copyIn(client, 'vps_metrics', METRIC_COLUMNS, encoded.metrics);
-    await copyIn(client, 'health_checks', HEALTH_COLUMNS, encoded.health);
-    await copyIn(client, 'log_entries', LOG_COLUMNS, encoded.logs);
-    await copyIn(client, 'agent_events', EVENT_COLUMNS, encoded.events);
+    let firstError = '';
+    for (const { table, columns, section } of TABLES) {
+      const payload = sections[section];
+      if (!options.rowByRow) { await copyIn(client, table, columns, payload); continue; }
+      let start = 0;
+      while (start < payload.length) {
+        const end = payload.indexOf('\n', start) + 1 || payload.length;
+        await client.query('SAVEPOINT observ_row');
+        try {
+          await copyIn(client, table, columns, payload.slice(start, end));
+          await client.query('RELEASE SAVEPOINT observ_row');
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          await client.query('ROLLBACK TO SAVEPOINT observ_row');
+          rejected[table] = (rejected[table] ?? 0) + 1;
+          firstError ||= `${table}: ${(err as Error).message}`;
+        }
+        start = end;
+      }
+    }
+    if (Object.keys(rejected).length) {
+      await client.query(`INSERT INTO agent_events (timestamp, vps_name, app_name, kind, detail) VALUES (now(), $1, $2, 'rows_rejected', $3::jsonb)`,
+        [who.vps, who.app, JSON.stringify({ seq, rejected, firstError: firstError.replace(/\u0000/g, '') })]);
+    }
     await client.query(
       `UPDATE agent_checkpoints SET batch_seq = $3, files = $4::jsonb, collection_interval = $5, agent_version = $6,
               started_at = $7, updated_at = now()
         WHERE vps_name = $1 AND app_name = $2`,
-      [who.vps, who.app, batch.seq, JSON.stringify(batch.files), who.collectionInterval, AGENT_VERSION, who.startedAt]);
-    const payload = JSON.stringify({ vps: who.vps, app: who.app, seq: batch.seq, metrics: batch.metrics.length,
-      health: batch.probes.length, logs: batch.logs.length, events: batch.events.length });
-    await client.query('SELECT pg_notify($1, $2)', ['observ_batch', payload]);
+      [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt]);
+    const rows = (s: string) => { let n = 0; for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++; return n; };
+    const payload = JSON.stringify({ vps: who.vps, app: who.app, seq, metrics: rows(sections.metrics),
+      health: rows(sections.health), logs: rows(sections.logs), events: rows(sections.events) });
+    await client.query('SELECT pg_notify($1, $2)', ['observ_batch', payload.length < 7900 ? payload : JSON.stringify({ seq })]);
     await client.query('COMMIT');
-    return 'committed';
+    return { outcome: 'committed', rejected };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   }
 }
 
+/** Encodes and stores one batch exactly once (see storeEncoded). */
+export async function storeBatch(client: PgClient, batch: Batch, who: StoreIdentity): Promise<'committed' | 'duplicate'> {
+  const r = await storeEncoded(client, batch.seq, batch.files, encodeBatch(batch, who.vps, who.app), who);
+  return r.outcome;
+}
+
+/** Ends a client without waiting for a server that may be frozen: the socket is destroyed. */
+export function destroyClient(client: PgClient): void {
+  const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream;
+  try { stream?.destroy?.(); } catch { /* already gone */ }
+  void client.end().catch(() => {});
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** While the spool is full, at most this many samples/results/events wait in memory (thinned beyond). */
+const HELD_WHILE_FULL = { metrics: 120, probes: 600, events: 200 };
+
+type WriterOptionsFilled = WriterOptions & Required<Pick<WriterOptions, 'maxBatchRows' | 'maxBatchBytes' | 'queryTimeoutMs' |
+  'connectTimeoutMs' | 'flushTimeoutMs' | 'retryBaseMs' | 'retryMaxMs' | 'pauseAt' | 'resumeAt'>>;
+
 export class Writer {
-  private readonly o: Required<Omit<WriterOptions, 'onCommitted' | 'log' | 'onBackpressure'>> & WriterOptions;
+  private readonly o: WriterOptionsFilled;
+  private spool: Spool | null = null;
   private client: PgClient | null = null;
+  private prepared = false;
   private metrics: MetricSample[] = [];
   private probes: ProbeResult[] = [];
   private logs: LogRecord[] = [];
   private events: AgentEvent[] = [];
-  private pendingBytes = 0;
+  private bufferBytes = 0;
+  private bufferLogBytes = 0;
   private readonly files = new Map<string, FileCheckpoint>();
-  /** Batches sealed but not yet durable, oldest first. */
-  private readonly sealed: Batch[] = [];
   private nextSeq = 1;
+  /** Highest seq known committed in PostgreSQL (null until the first connection). */
+  private committedSeq: number | null = null;
+  private resumeSource: ResumeState['source'] = 'none';
   private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private closing: Promise<{ unflushedRows: number; spooledBatches: number }> | null = null;
   private closed = false;
   private failures = 0;
-  private backpressure = false;
+  private downSince: number | null = null;
+  /** Set while the spool refuses appends (full, or a disk error): samples are thinned, lines held. */
+  private full: { since: number; reason: string; metricsThinned: number; probesThinned: number; logLinesDropped: number; eventsDropped: number } | null = null;
+  private paused: { since: number } | null = null;
   private partitionDay = '';
   private readonly startedAt = new Date().toISOString();
-  stats = { batchesCommitted: 0, batchesDuplicate: 0, rowsCommitted: 0, flushErrors: 0 };
+  readonly stats: WriterStats = { batchesSpooled: 0, batchesCommitted: 0, batchesDuplicate: 0, rowsCommitted: 0, rowsRejected: 0,
+    flushErrors: 0, metricsThinned: 0, probesThinned: 0, logLinesDropped: 0, eventsDropped: 0, spoolCorruptBytes: 0 };
 
   constructor(options: WriterOptions) {
+    const queryTimeoutMs = options.queryTimeoutMs ?? 30_000;
     this.o = {
       maxBatchRows: 5000,
-      maxBatchBytes: 4 * 1024 * 1024,
-      queryTimeoutMs: 30_000,
-      connectTimeoutMs: 10_000,
-      maxPendingRows: 200_000,
+      queryTimeoutMs,
+      connectTimeoutMs: Math.min(10_000, queryTimeoutMs),
+      flushTimeoutMs: queryTimeoutMs,
+      retryBaseMs: 250,
+      retryMaxMs: 5000,
+      pauseAt: 0.9,
+      resumeAt: 0.5,
       ...options,
+      maxBatchBytes: Math.max(16 * 1024, Math.min(options.maxBatchBytes ?? 4 * 1024 * 1024, Math.floor(options.spoolMaxBytes / 8))),
     };
   }
 
-  /** Resumes from the committed state; returns it (the tailer starts from its files). */
-  async start(initial?: CommittedState): Promise<CommittedState> {
-    let state = initial;
-    if (!state) {
-      const client = await this.connection();
-      state = await readCheckpoint(client, this.o.vpsName, this.o.app);
-    }
-    this.nextSeq = state.seq + 1;
-    for (const f of state.files) this.files.set(f.path, f);
-    this.timer = setInterval(() => { void this.flush(); }, this.o.flushIntervalMs);
-    this.timer.unref?.();
-    return state;
+  private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>): void {
+    this.o.log?.(level, message, context);
   }
 
-  addMetric(sample: MetricSample): void { this.guard(); this.metrics.push(sample); this.pendingBytes += 256; this.maybeFlush(); }
-  addProbe(result: ProbeResult): void { this.guard(); this.probes.push(result); this.pendingBytes += 128 + result.url.length; this.maybeFlush(); }
-  addEvent(event: AgentEvent): void { this.guard(); this.events.push(event); this.pendingBytes += 256; this.maybeFlush(); }
+  /**
+   * Opens the spool (setting aside and counting any corrupt tail), tries PostgreSQL once, and returns
+   * where to resume: the newer of the database checkpoint and the newest spooled batch. PostgreSQL
+   * being unreachable is not an error (everything goes to the spool); a failed migration is.
+   */
+  async start(): Promise<ResumeState> {
+    const { spool, recovery } = Spool.open(this.o.spoolDir, { maxBytes: this.o.spoolMaxBytes, onCorrupt: (r) => this.onCorrupt(r) });
+    this.spool = spool;
+    for (const r of recovery.corrupt) this.onCorrupt(r);
+    if (recovery.records) {
+      this.log('info', 'spool holds batches not yet committed; they are replayed first', { batches: recovery.records, bytes: recovery.bytes });
+    }
+    let db: CommittedState | null = null;
+    try {
+      await this.connection();
+      db = { seq: this.committedSeq ?? 0, files: this.dbFiles };
+    } catch (err) {
+      if (err instanceof ObservError && err.code === 'OBS_ERR_MIGRATION') throw err;
+      this.downSince = Date.now();
+      this.log('warn', 'database not reachable at start: collecting into the spool until it is', { error: (err as Error).message });
+    }
+    const newest = spool.newest;
+    let resume: ResumeState;
+    if (newest && (!db || newest.seq > db.seq)) resume = { seq: newest.seq, files: newest.files, source: 'spool', databaseReachable: !!db };
+    else if (db && db.seq > 0) resume = { ...db, source: 'database', databaseReachable: true };
+    else resume = { seq: 0, files: [], source: 'none', databaseReachable: !!db };
+    this.resumeSource = resume.source;
+    // Monotonic across restarts even when the database is down and the state dir was lost: the seq
+    // is floored by the clock (µs), and the spool persists the highest seq it reserved.
+    this.nextSeq = Math.max(db?.seq ?? 0, newest?.seq ?? 0, spool.reservedSeq, Date.now() * 1000) + 1;
+    for (const f of resume.files) this.files.set(f.path, f);
+    this.log('info', 'resuming', { from: resume.source, seq: resume.seq, files: resume.files.length, nextSeq: this.nextSeq });
+    this.started = true;
+    this.timer = setInterval(() => { this.tick(); }, this.o.flushIntervalMs);
+    this.timer.unref?.();
+    if (spool.pendingRecords) void this.drain();
+    return resume;
+  }
+
+  private dbFiles: FileCheckpoint[] = [];
+  /** A batch the spool could not take even when empty: stored from memory, before anything spooled after it. */
+  private direct: SpoolRecord | null = null;
+  private started = false;
+
+  private onCorrupt(r: CorruptionReport): void {
+    this.stats.spoolCorruptBytes += r.bytes;
+    this.log('warn', 'spool: corrupt or torn data set aside', { ...r });
+    this.pushEvent({ timestamp: new Date().toISOString(), kind: 'spool_corrupt', detail: { ...r } });
+  }
+
+  addMetric(sample: MetricSample): void {
+    this.guard();
+    this.metrics.push(sample);
+    this.bufferBytes += 512;
+    if (this.full && this.metrics.length > HELD_WHILE_FULL.metrics) {
+      const n = thin(this.metrics);
+      this.stats.metricsThinned += n;
+      this.full.metricsThinned += n;
+    }
+    this.maybeSeal();
+  }
+
+  addProbe(result: ProbeResult): void {
+    this.guard();
+    this.probes.push(result);
+    this.bufferBytes += 160 + (result.url?.length ?? 0) + (result.errorMessage?.length ?? 0);
+    if (this.full && this.probes.length > HELD_WHILE_FULL.probes) {
+      const n = thin(this.probes);
+      this.stats.probesThinned += n;
+      this.full.probesThinned += n;
+    }
+    this.maybeSeal();
+  }
+
+  addEvent(event: AgentEvent): void {
+    this.guard();
+    this.pushEvent(event);
+    this.maybeSeal();
+  }
+
+  private pushEvent(event: AgentEvent): void {
+    if (this.full && this.events.length >= HELD_WHILE_FULL.events) {
+      this.stats.eventsDropped++;
+      this.full.eventsDropped++;
+      return;
+    }
+    this.events.push(event);
+    this.bufferBytes += 256;
+  }
+
   addLogs(records: LogRecord[], checkpoint: FileCheckpoint, bytes: number): void {
     this.guard();
+    if (this.full && (this.logs.length >= this.o.maxBatchRows || this.bufferBytes >= this.o.maxBatchBytes)) {
+      // The tailer was asked to pause; lines that still arrive cannot be held without unbounded
+      // memory. They are counted, logged, and reported in agent_events.
+      this.stats.logLinesDropped += records.length;
+      this.full.logLinesDropped += records.length;
+      this.files.set(checkpoint.path, checkpoint);
+      return;
+    }
     for (const r of records) this.logs.push(r);
     this.files.set(checkpoint.path, checkpoint);
-    this.pendingBytes += bytes + records.length * 64;
-    this.maybeFlush();
+    this.bufferBytes += bytes + records.length * 96;
+    this.bufferLogBytes += bytes;
+    this.maybeSeal();
   }
 
-  /** Position of every file as far as the writer holds its lines (committed or buffered). */
+  /** Position of every file as far as the writer holds its lines (committed, spooled or buffered). */
   currentFiles(): FileCheckpoint[] {
     return [...this.files.values()];
   }
 
+  /** Rows held in memory only (not in the spool). */
   get pendingRows(): number {
-    let n = this.metrics.length + this.probes.length + this.logs.length + this.events.length;
-    for (const b of this.sealed) n += b.metrics.length + b.probes.length + b.logs.length + b.events.length;
-    return n;
+    const d = this.direct?.header.rows;
+    return this.metrics.length + this.probes.length + this.logs.length + this.events.length +
+      (d ? d.metrics + d.health + d.logs + d.events : 0);
+  }
+
+  private get bufferedRows(): number {
+    return this.metrics.length + this.probes.length + this.logs.length + this.events.length;
+  }
+
+  /** A snapshot for logs and tests. */
+  status(): { spoolBytes: number; spoolBatches: number; spoolFull: boolean; tailingPaused: boolean; committedSeq: number | null;
+    nextSeq: number; databaseUp: boolean; pendingRows: number } {
+    return { spoolBytes: this.spool?.bytes ?? 0, spoolBatches: this.spool?.pendingRecords ?? 0, spoolFull: !!this.full,
+      tailingPaused: !!this.paused, committedSeq: this.committedSeq, nextSeq: this.nextSeq, databaseUp: this.downSince === null && !!this.client,
+      pendingRows: this.pendingRows };
   }
 
   private guard(): void {
     if (this.closed) throw new ClosedError('writer');
   }
 
-  private maybeFlush(): void {
-    const rows = this.metrics.length + this.probes.length + this.logs.length + this.events.length;
-    if (rows >= this.o.maxBatchRows || this.pendingBytes >= this.o.maxBatchBytes) void this.flush();
-  }
-
-  private seal(): void {
-    if (!this.metrics.length && !this.probes.length && !this.logs.length && !this.events.length) return;
-    this.sealed.push({
-      seq: this.nextSeq++,
-      createdAt: new Date().toISOString(),
-      metrics: this.metrics, probes: this.probes, logs: this.logs, events: this.events,
-      files: [...this.files.values()],
-    });
-    this.metrics = []; this.probes = []; this.logs = []; this.events = [];
-    this.pendingBytes = 0;
-  }
-
-  /** Seals what is buffered and stores every sealed batch in order. Concurrent calls share one run. */
-  flush(): Promise<void> {
-    if (!this.flushing) {
-      this.flushing = this.flushAll().finally(() => { this.flushing = null; });
+  private maybeSeal(): void {
+    if (this.full) return; // retried on the timer and whenever a commit frees space
+    if (this.bufferedRows >= this.o.maxBatchRows || this.bufferBytes >= this.o.maxBatchBytes) {
+      this.seal();
+      void this.drain();
     }
-    return this.flushing;
   }
 
-  private async flushAll(): Promise<void> {
+  private tick(): void {
     this.seal();
-    while (this.sealed.length) {
-      const batch = this.sealed[0]!;
+    if (!this.retryTimer) void this.drain();
+  }
+
+  /** Appends what is buffered to the spool as one batch. Returns false when the spool refused it. */
+  private seal(): boolean {
+    const spool = this.spool;
+    if (!spool || !this.bufferedRows) return true;
+    const seq = this.nextSeq;
+    const createdAt = new Date().toISOString();
+    const files = [...this.files.values()];
+    const sections = encodeBatch({ seq, createdAt, metrics: this.metrics, probes: this.probes, logs: this.logs, events: this.events, files },
+      this.o.vpsName, this.o.app);
+    const rows: SpoolRows = { metrics: this.metrics.length, health: this.probes.length, logs: this.logs.length, events: this.events.length };
+    const header: SpoolHeader = { seq, createdAt, files, rows, logBytes: this.bufferLogBytes };
+    const r = spool.append(header, sections);
+    if (!r.ok && spool.pendingRecords === 0 && !this.direct) {
+      // Even an empty spool cannot take this batch (the disk is full, or it is larger than the whole
+      // spool): it goes to PostgreSQL straight from memory, still in seq order (nothing is ahead of it).
+      this.direct = { header, sections, frameBytes: 0 };
+      this.nextSeq++;
+      this.metrics = []; this.probes = []; this.logs = []; this.events = [];
+      this.bufferBytes = 0;
+      this.bufferLogBytes = 0;
+      this.log('warn', 'the spool cannot take a batch: it is stored from memory, without a copy on disk',
+        { seq, reason: r.reason, error: r.error?.message, spoolMaxBytes: this.o.spoolMaxBytes });
+      void this.drain();
+      return true;
+    }
+    if (!r.ok) {
+      if (!this.full) {
+        this.full = { since: Date.now(), reason: r.reason === 'full' ? 'spool full' : `spool write failed: ${r.error?.message}`,
+          metricsThinned: 0, probesThinned: 0, logLinesDropped: 0, eventsDropped: 0 };
+        this.log(r.reason === 'full' ? 'warn' : 'error', 'spool cannot take more: tailing paused, metric samples thinned until it drains',
+          { reason: this.full.reason, spoolBytes: spool.bytes, spoolMaxBytes: this.o.spoolMaxBytes, batches: spool.pendingRecords });
+      }
+      this.updateBackpressure();
+      return false;
+    }
+    this.nextSeq++;
+    this.metrics = []; this.probes = []; this.logs = []; this.events = [];
+    this.bufferBytes = 0;
+    this.bufferLogBytes = 0;
+    this.stats.batchesSpooled++;
+    this.log('debug', 'batch spooled', { seq, rows, bytes: r.frameBytes });
+    if (this.full) {
+      const f = this.full;
+      this.full = null;
+      const detail = { durationMs: Date.now() - f.since, reason: f.reason, metricsThinned: f.metricsThinned, probesThinned: f.probesThinned,
+        logLinesDropped: f.logLinesDropped, eventsDropped: f.eventsDropped, spoolMaxBytes: this.o.spoolMaxBytes };
+      this.log('warn', 'spool accepts batches again', detail);
+      this.pushEvent({ timestamp: new Date().toISOString(), kind: 'spool_full', detail });
+    }
+    this.updateBackpressure();
+    this.o.onDurable?.({ seq, files, rows, logBytes: header.logBytes });
+    return true;
+  }
+
+  private updateBackpressure(): void {
+    const spool = this.spool;
+    if (!spool) return;
+    const ratio = spool.bytes / this.o.spoolMaxBytes;
+    if (!this.paused && (this.full || ratio >= this.o.pauseAt)) {
+      this.paused = { since: Date.now() };
+      this.log('warn', 'tailing paused: the spool is nearly full (lines stay safe in their files)', { spoolBytes: spool.bytes, ratio: round2(ratio) });
+      this.o.onBackpressure?.(true);
+    } else if (this.paused && !this.full && ratio < this.o.resumeAt) {
+      const durationMs = Date.now() - this.paused.since;
+      this.paused = null;
+      this.log('info', 'tailing resumed', { pausedMs: durationMs, spoolBytes: spool.bytes });
+      this.pushEvent({ timestamp: new Date().toISOString(), kind: 'tailing_paused', detail: { durationMs, reason: 'spool nearly full' } });
+      this.o.onBackpressure?.(false);
+    }
+  }
+
+  /** Seals what is buffered, then stores spooled batches in order until the spool is empty or the database fails. */
+  flush(): Promise<void> {
+    this.seal();
+    return this.drain();
+  }
+
+  private drain(): Promise<void> {
+    if (!this.draining) this.draining = this.drainAll().finally(() => { this.draining = null; });
+    return this.draining;
+  }
+
+  private async drainAll(): Promise<void> {
+    const spool = this.spool;
+    if (!spool) return;
+    for (;;) {
+      if (this.closedHard) return;
+      const direct = this.direct;
+      const record = direct ?? spool.peek();
+      if (!record) return;
+      let client: PgClient;
       try {
-        const client = await this.connection();
-        await this.ensurePartitions(client);
-        const outcome = await storeBatch(client, batch, {
-          vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval, startedAt: this.startedAt,
-        });
-        this.sealed.shift();
-        this.failures = 0;
-        if (outcome === 'committed') {
-          this.stats.batchesCommitted++;
-          this.stats.rowsCommitted += batch.metrics.length + batch.probes.length + batch.logs.length + batch.events.length;
-        } else this.stats.batchesDuplicate++;
-        this.o.onCommitted?.(batch);
+        client = await this.connection();
+        if (this.committedSeq !== null && record.header.seq <= this.committedSeq) {
+          if (direct) this.direct = null;
+          else if (spool.peek() === record) spool.ack();
+          this.afterAck(record, 'duplicate', {}, !!direct);
+          continue;
+        }
+        this.log('debug', 'storing batch', { seq: record.header.seq, rows: record.header.rows });
+        const result = await this.storeWithDeadline(client, record);
+        if (this.spool !== spool || this.closedHard) return; // closed while storing: the next start replays (a no-op if it committed)
+        if (direct) this.direct = null;
+        else spool.ack();
+        this.committedSeq = record.header.seq;
+        this.afterAck(record, result.outcome, result.rejected, !!direct);
       } catch (err) {
         this.stats.flushErrors++;
         this.failures++;
         this.dropConnection();
-        this.o.log?.('warn', `flush of batch ${batch.seq} failed; will retry`, { error: (err as Error).message, attempt: this.failures, pendingRows: this.pendingRows });
-        this.updateBackpressure();
-        // Capped exponential backoff with jitter; the timer calls flush() again.
-        if (this.closed) await sleep(Math.min(2000, 100 * 2 ** this.failures));
+        if (this.downSince === null) this.downSince = Date.now();
+        const delay = Math.round(Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** Math.min(this.failures - 1, 20)) * (0.5 + Math.random() * 0.5));
+        this.log(this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug', 'database write failed; batches wait in the spool',
+          { error: (err as Error).message, seq: record.header.seq, attempt: this.failures, retryInMs: delay,
+            spoolBatches: spool.pendingRecords, spoolBytes: spool.bytes });
+        if (!this.closed && !this.retryTimer) {
+          this.retryTimer = setTimeout(() => { this.retryTimer = null; void this.drain(); }, delay);
+          this.retryTimer.unref?.();
+        }
+        if (this.closing) await sleep(Math.min(delay, 500));
         return;
       }
-      // Sealing the next buffered rows in the same run keeps the database fed during a backlog.
-      this.seal();
     }
+  }
+
+  private afterAck(record: SpoolRecord, outcome: 'committed' | 'duplicate', rejected: Record<string, number>, direct = false): void {
+    const h = record.header;
+    if (direct) this.o.onDurable?.({ seq: h.seq, files: h.files, rows: h.rows, logBytes: h.logBytes });
+    if (outcome === 'committed') {
+      this.stats.batchesCommitted++;
+      this.stats.rowsCommitted += h.rows.metrics + h.rows.health + h.rows.logs + h.rows.events;
+    } else this.stats.batchesDuplicate++;
+    const nRejected = Object.values(rejected).reduce((a, b) => a + b, 0);
+    if (nRejected) {
+      this.stats.rowsRejected += nRejected;
+      this.log('error', 'the database refused rows of a batch; they were counted in agent_events and skipped', { seq: h.seq, rejected });
+    }
+    if (this.downSince !== null) {
+      const detail = { durationMs: Date.now() - this.downSince, failedAttempts: this.failures, spoolBatches: this.spool?.pendingRecords ?? 0 };
+      this.log('info', 'database reachable again: replaying the spool', detail);
+      this.pushEvent({ timestamp: new Date().toISOString(), kind: 'database_unreachable', detail });
+      this.downSince = null;
+    }
+    this.failures = 0;
+    this.o.onCommitted?.({ seq: h.seq, files: h.files, rows: h.rows, logBytes: h.logBytes });
+    // Space was freed: what waited in memory may go to the spool now.
+    if (this.full) this.seal();
     this.updateBackpressure();
   }
 
-  private updateBackpressure(): void {
-    const full = this.pendingRows >= this.o.maxPendingRows;
-    if (full !== this.backpressure) {
-      this.backpressure = full;
-      this.o.onBackpressure?.(full);
+  private async storeWithDeadline(client: PgClient, record: SpoolRecord): Promise<StoreOutcome> {
+    const who = { vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval, startedAt: this.startedAt };
+    const run = async (): Promise<StoreOutcome> => {
+      await this.ensurePartitions(client);
+      try {
+        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who);
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        this.log('warn', 'the database refused a batch; storing it row by row to isolate the bad rows', { seq: record.header.seq, error: (err as Error).message });
+        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { rowByRow: true });
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        destroyClient(client);
+        reject(new Error(`batch ${record.header.seq} not stored within ${this.o.flushTimeoutMs} ms; connection destroyed`));
+      }, this.o.flushTimeoutMs);
+    });
+    const work = run();
+    work.catch(() => {}); // after the deadline its rejection is expected and uninteresting
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -287,39 +666,104 @@ export class Writer {
 
   private async connection(): Promise<PgClient> {
     if (this.client) return this.client;
+    let client: PgClient;
     try {
-      this.client = await connect(this.o.postgresUrl, {
+      client = await connect(this.o.postgresUrl, {
         connectTimeoutMs: this.o.connectTimeoutMs,
         queryTimeoutMs: this.o.queryTimeoutMs,
-        statementTimeoutMs: Math.max(1000, this.o.queryTimeoutMs - 1000),
+        statementTimeoutMs: Math.max(500, this.o.queryTimeoutMs - Math.min(1000, this.o.queryTimeoutMs / 10)),
         applicationName: `obs-agent ${this.o.app}`,
       });
-      this.client.on('error', () => this.dropConnection());
-      return this.client;
     } catch (err) {
-      throw new Error(`cannot connect to ${redactUrl(this.o.postgresUrl)}: ${(err as Error).message}`, { cause: err });
+      throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to ${redactUrl(this.o.postgresUrl)}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      if (!this.prepared && this.o.prepareConnection) await this.o.prepareConnection(client);
+      this.prepared = true;
+      const cp = await readCheckpoint(client, this.o.vpsName, this.o.app);
+      this.dbFiles = cp.files;
+      this.checkSeq(cp.seq);
+      this.committedSeq = cp.seq;
+      const skipped = this.spool?.skipCommitted(cp.seq) ?? 0;
+      if (skipped) this.log('info', 'spooled batches already committed were skipped', { skipped, committedSeq: cp.seq });
+    } catch (err) {
+      destroyClient(client);
+      throw err;
+    }
+    client.on('error', () => { if (this.client === client) this.dropConnection(); });
+    this.client = client;
+    return client;
+  }
+
+  /** The database's seq must be below ours; if not, someone else writes as this agent, or local state was lost. */
+  private checkSeq(dbSeq: number): void {
+    if (!this.started) return; // start() compares the checkpoints itself
+    if (this.committedSeq === null && this.resumeSource === 'none' && dbSeq > 0) {
+      this.log('error', 'the database has a checkpoint but this agent started without one (state dir lost while the database was down): ' +
+        'lines read since may be stored twice', { committedSeq: dbSeq, stateDir: this.o.spoolDir });
+      this.pushEvent({ timestamp: new Date().toISOString(), kind: 'checkpoint_lost', detail: { committedSeq: dbSeq } });
+    }
+    if (dbSeq >= this.nextSeq) {
+      this.log('error', 'the database checkpoint is ahead of this agent: is another agent running with the same vps and app name?',
+        { committedSeq: dbSeq, nextSeq: this.nextSeq });
+      this.nextSeq = dbSeq + 1;
     }
   }
 
   private dropConnection(): void {
     const c = this.client;
     this.client = null;
-    if (c) void c.end().catch(() => {});
+    if (c) destroyClient(c);
   }
 
-  /** Final flush (bounded by deadlineMs), then closes the connection. Idempotent. */
-  async close(deadlineMs = 10_000): Promise<{ unflushedRows: number }> {
-    if (this.timer) { clearInterval(this.timer); this.timer = null; }
-    const until = Date.now() + deadlineMs;
-    this.closed = true;
-    while (Date.now() < until) {
-      if (this.flushing) await this.flushing;
-      this.seal();
-      if (!this.sealed.length) break;
-      await Promise.race([this.flush(), sleep(Math.max(0, until - Date.now()))]);
+  private closedHard = false;
+
+  /**
+   * Seals what is buffered into the spool, then stores spooled batches until the spool is empty or
+   * the deadline passes (what is left stays in the spool for the next start), and closes. Idempotent.
+   */
+  close(deadlineMs = 10_000): Promise<{ unflushedRows: number; spooledBatches: number }> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        const until = Date.now() + deadlineMs;
+        this.closed = true;
+        if (this.timer) { clearInterval(this.timer); this.timer = null; }
+        if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
+        this.seal();
+        // Everything sealed is durable in the spool, so with the database down there is nothing to wait
+        // for: one attempt, then the spool is left for the next start.
+        while (this.spool && (this.spool.pendingRecords > 0 || this.direct) && Date.now() < until) {
+          if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
+          await Promise.race([this.drain(), sleep(Math.max(0, until - Date.now()))]);
+          if (this.bufferedRows) this.seal();
+          if (this.downSince !== null) break;
+        }
+        this.closedHard = true;
+        if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
+        const result = { unflushedRows: this.pendingRows, spooledBatches: this.spool?.pendingRecords ?? 0 };
+        const c = this.client;
+        this.client = null;
+        if (c) {
+          if (this.draining) destroyClient(c);
+          else await Promise.race([c.end().catch(() => {}), sleep(1000).then(() => destroyClient(c))]);
+        }
+        this.spool?.close();
+        return result;
+      })();
     }
-    const unflushedRows = this.pendingRows;
-    this.dropConnection();
-    return { unflushedRows };
+    return this.closing;
   }
+}
+
+/** Drops every other element (keeps the first and spreads the rest evenly over time). Returns how many. */
+function thin<T>(items: T[]): number {
+  const before = items.length;
+  let w = 0;
+  for (let i = 0; i < items.length; i += 2) items[w++] = items[i]!;
+  items.length = w;
+  return before - w;
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testDatabase, eventually } from '../helpers/pg.js';
+import { freePort } from '../../src/db/embedded.js';
+import { Writer, type WriterOptions } from '../../src/workers/writer/writer.js';
+import type { LogRecord } from '../../src/supervisor/messages.js';
+
+function log(n: number): LogRecord {
+  return { timestamp: new Date().toISOString(), level: 'INFO', logger: null, message: `w-${n}`, context: null, exception: null, flags: [],
+    raw: null, sourceFile: '/var/log/app.log' };
+}
+
+function options(spoolDir: string, postgresUrl: string, extra: Partial<WriterOptions> = {}): WriterOptions {
+  return { postgresUrl, vpsName: 'vps-w', app: 'writer', collectionInterval: 60, flushIntervalMs: 60_000, spoolDir,
+    spoolMaxBytes: 8 * 1024 * 1024, queryTimeoutMs: 2000, retryBaseMs: 50, retryMaxMs: 200, ...extra };
+}
+
+test('with the database unreachable, batches go to the spool; a restart replays them exactly once, resuming from the spool', async (t) => {
+  const { url, client } = await testDatabase(t);
+  const dir = mkdtempSync(join(tmpdir(), 'observ-writer-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const deadUrl = `postgresql://nobody:x@127.0.0.1:${await freePort()}/none`;
+
+  const durable: number[] = [];
+  const down = new Writer(options(dir, deadUrl, { onDurable: (b) => durable.push(b.files[0]!.offset) }));
+  const resume1 = await down.start();
+  assert.deepEqual(resume1, { seq: 0, files: [], source: 'none', databaseReachable: false });
+  for (let i = 1; i <= 3; i++) {
+    down.addLogs([log(i * 2 - 1), log(i * 2)], { path: '/var/log/app.log', identity: null, offset: i * 100 }, 20);
+    await down.flush();
+  }
+  assert.deepEqual(durable, [100, 200, 300], 'each batch is reported durable once it is in the spool');
+  assert.equal(down.status().spoolBatches, 3);
+  const closed = await down.close(1000);
+  assert.deepEqual(closed, { unflushedRows: 0, spooledBatches: 3 });
+
+  const committed: number[] = [];
+  const up = new Writer(options(dir, url, { onCommitted: (b) => committed.push(b.files[0]!.offset) }));
+  const resume2 = await up.start();
+  assert.equal(resume2.source, 'spool');
+  assert.deepEqual(resume2.files, [{ path: '/var/log/app.log', identity: null, offset: 300 }]);
+  await eventually(async () => up.status().spoolBatches === 0, 'spool drained', 10_000);
+  await up.close(2000);
+  assert.deepEqual(committed, [100, 200, 300]);
+  const rows = await client.query<{ message: string }>(`SELECT message FROM log_entries ORDER BY message`);
+  assert.deepEqual(rows.rows.map((r) => r.message), ['w-1', 'w-2', 'w-3', 'w-4', 'w-5', 'w-6']);
+
+  // A third start finds the database as new as the spool: it resumes from the database, with a seq above it.
+  const again = new Writer(options(dir, url));
+  const resume3 = await again.start();
+  await again.close(1000);
+  assert.equal(resume3.source, 'database');
+  assert.equal(resume3.files[0]!.offset, 300);
+  const cp = await client.query<{ batch_seq: string }>(`SELECT batch_seq FROM agent_checkpoints`);
+  assert.ok(again.status().nextSeq > Number(cp.rows[0]!.batch_seq));
+});
+
+test('work submitted after close is rejected with a typed error, and close is idempotent', async (t) => {
+  const { url } = await testDatabase(t);
+  const dir = mkdtempSync(join(tmpdir(), 'observ-writer-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const w = new Writer(options(dir, url));
+  await w.start();
+  const a = w.close();
+  const b = w.close();
+  assert.equal(a, b);
+  await a;
+  assert.throws(() => w.addEvent({ timestamp: new Date().toISOString(), kind: 'x', detail: {} }), { code: 'OBS_ERR_CLOSED' });
+});
