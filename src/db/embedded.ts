@@ -270,7 +270,7 @@ export class EmbeddedPostgres {
     return this.urlFor(name);
   }
 
-  /** Fast shutdown (SIGINT), then SIGKILL after a deadline. Idempotent. */
+  /** Fast shutdown (SIGINT), then SIGKILL after a deadline. Idempotent; start() may be called again after it. */
   stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = (async () => {
@@ -283,15 +283,30 @@ export class EmbeddedPostgres {
           await waitForExit(pid, 5_000);
         }
         this.child = null;
-      })();
+      })().finally(() => { this.stopping = null; });
     }
     return this.stopping;
   }
 
-  /** For fault tests: freeze / thaw the server (SIGSTOP / SIGCONT on the postmaster and its backends). */
+  /**
+   * For fault tests: freeze / thaw the server (SIGSTOP / SIGCONT). Sent to the postmaster and every
+   * backend: each backend runs in its own session, so signalling the process group is not enough.
+   */
   signal(sig: NodeJS.Signals): void {
-    if (!this.child?.pid) throw new Error('embedded PostgreSQL is not running');
-    process.kill(-this.child.pid, sig);
+    const pid = this.child?.pid;
+    if (!pid) throw new Error('embedded PostgreSQL is not running');
+    const targets = [pid];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) targets.push(Number(entry));
+      } catch { /* exited meanwhile */ }
+    }
+    for (const target of targets) {
+      try { process.kill(target, sig); } catch { /* exited meanwhile */ }
+    }
   }
 
   private run(cmd: string, args: string[], owner: RunAs | null): Promise<void> {

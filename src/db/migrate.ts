@@ -62,9 +62,10 @@ export async function migrate(client: PgClient, dir = MIGRATIONS_DIR): Promise<s
 }
 
 export async function schemaVersion(client: PgClient): Promise<number> {
-  const r = await client.query<{ v: number | null }>(
-    `SELECT CASE WHEN to_regclass('observ_schema_migrations') IS NULL THEN 0
-            ELSE (SELECT coalesce(max(version), 0) FROM observ_schema_migrations) END AS v`);
+  // Two statements: a single CASE over a table that may not exist fails at planning time.
+  const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('observ_schema_migrations')::text AS t`);
+  if (!exists.rows[0]?.t) return 0;
+  const r = await client.query<{ v: number }>('SELECT coalesce(max(version), 0)::int AS v FROM observ_schema_migrations');
   return r.rows[0]?.v ?? 0;
 }
 

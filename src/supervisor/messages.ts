@@ -116,7 +116,7 @@ export type CollectorMessage =
 
 /** Messages from the supervisor to collector actors. */
 export type ControlMessage =
-  /** The writer committed these file positions: the tailer may release its in-flight window. */
+  /** These file positions are durable (in the spool, ahead of the COMMIT): the tailer may release its in-flight window. */
   | { type: 'COMMITTED'; files: FileCheckpoint[]; bytes: number }
   /** The spool is full: stop reading files (lines stay safe in them) until RESUME_TAILING. */
   | { type: 'PAUSE_TAILING'; reason: string }

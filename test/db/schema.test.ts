@@ -27,8 +27,8 @@ test('the spec tables have exactly the spec column names', async (t) => {
   }
   const ctx = await client.query(`SELECT data_type FROM information_schema.columns WHERE table_name = 'log_entries' AND column_name = 'context'`);
   assert.equal(ctx.rows[0].data_type, 'jsonb');
-  const gin = await client.query(`SELECT indexdef FROM pg_indexes WHERE tablename = 'log_entries' AND indexdef ILIKE '%USING gin%'`);
-  assert.equal(gin.rowCount, 1, 'one GIN full-text index on log_entries');
+  const gin = await client.query(`SELECT indexdef FROM pg_indexes WHERE tablename = 'log_entries' AND indexdef ILIKE '%USING gin (search)%'`);
+  assert.equal(gin.rowCount, 1, 'a GIN full-text index on log_entries.search (the stored tsvector of message)');
 });
 
 test('migrations are recorded and running them again changes nothing', async (t) => {
@@ -85,4 +85,9 @@ test('the spec\'s retention DELETE statements still work', async (t) => {
   await client.query(`DELETE FROM log_entries WHERE timestamp < NOW() - INTERVAL '30 days'`);
   const r = await client.query(`SELECT cpu_percent FROM vps_metrics`);
   assert.deepEqual(r.rows.map((x) => x.cpu_percent), [2]);
+});
+
+test('schemaVersion is 0 on a database that was never migrated', async (t) => {
+  const { client } = await testDatabase(t, { migrate: false });
+  assert.equal(await schemaVersion(client), 0);
 });
