@@ -40,7 +40,8 @@ import { assertNever, type CollectorMessage, type ControlMessage, type FileCheck
 import { createAgentLog, type AgentLog } from './log.js';
 import { Writer } from '../workers/writer/writer.js';
 import { redactUrl, type PgClient } from '../db/pg.js';
-import { migrate } from '../db/migrate.js';
+import { latestVersion, migrate, schemaVersion } from '../db/migrate.js';
+import { ObservError } from '../errors.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -142,9 +143,18 @@ export class Agent {
 
   /** Applies missing migrations on the writer's first connection (at start, or when the database comes back). */
   private async prepareDatabase(client: PgClient): Promise<void> {
-    // migrate() skips recorded migrations itself (schemaVersion() fails on a database never migrated).
-    const applied = await migrate(client);
-    if (applied.length) this.log('info', 'applied migrations', { applied });
+    // Only when behind: the agent usually runs as the insert-only observ_agent role, which cannot.
+    const have = await schemaVersion(client);
+    const want = latestVersion();
+    if (have >= want) return;
+    try {
+      const applied = await migrate(client);
+      if (applied.length) this.log('info', 'applied migrations', { applied });
+    } catch (err) {
+      throw new ObservError('OBS_ERR_MIGRATION', `the database schema is at version ${have} and this agent needs ${want}; ` +
+        `applying the migrations failed (${(err as Error).message}). Fix: run \`observ db migrate\` with the schema owner's OBSERV_DB_URL`,
+        { cause: err });
+    }
   }
 
   private collectorsStart(files: FileCheckpoint[]): CollectorsStart {

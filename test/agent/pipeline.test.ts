@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { appendFileSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { testDatabase, eventually } from '../helpers/pg.js';
@@ -126,4 +127,29 @@ test('an invalid config exits 2 naming the file, line and field', async (t) => {
   const { code } = await agent.exited;
   assert.equal(code, 2);
   assert.match(agent.output(), /config\.yml:4 monitoring\.collection_interval must be ≥ 10 \(got 1\)/);
+});
+
+test('an agent logging in with the insert-only observ_agent role stores its data on a migrated database', async (t) => {
+  const db = await testDatabase(t);
+  await db.client.query(readFileSync(fileURLToPath(new URL('../../../sql/roles.sql', import.meta.url)), 'utf8'));
+  const login = `agent_${Date.now().toString(36)}`;
+  await db.client.query(`CREATE ROLE ${login} LOGIN PASSWORD 'agent-secret-pw' IN ROLE observ_agent`);
+  t.after(async () => { await db.client.query(`DROP OWNED BY ${login}`).catch(() => {}); await db.client.query(`DROP ROLE IF EXISTS ${login}`).catch(() => {}); });
+  const u = new URL(db.url);
+  u.username = login;
+  u.password = 'agent-secret-pw';
+  const d = deployment('roled', `monitoring:
+  enabled: true
+  postgres_url: \${OBSERV_DB_URL}
+  collection_interval: 10
+  flush_interval: 1
+  log_files:
+    - {logDir}/app.log
+`);
+  appendFileSync(join(d.logDir, 'app.log'), 'hello from a least-privilege agent\n');
+  const agent = runAgent(t, 'roled', d, { OBSERV_DB_URL: u.toString() });
+  await eventually(async () => (await db.client.query(`SELECT count(*)::int AS n FROM log_entries WHERE app_name = 'roled'`)).rows[0].n === 1,
+    'the line stored by the observ_agent role', 30_000);
+  assert.equal((await agent.stop()).code, 0, agent.output());
+  assert.doesNotMatch(agent.output(), /permission denied/);
 });
