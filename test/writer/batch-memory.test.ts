@@ -21,7 +21,7 @@ function header(seq: number, logs: number): SpoolHeader {
     rows: { metrics: 0, health: 0, logs, events: 0 }, logBytes: 10 };
 }
 
-test('a byte buffer appends text as UTF-8, reuses its memory, and gives it back after a much smaller batch', () => {
+test('a byte buffer appends text as UTF-8, reuses its memory, and gives it back after many much smaller batches', () => {
   const b = new ByteBuffer();
   b.appendText('é\t');
   b.appendText('✓\n');
@@ -38,14 +38,23 @@ test('a byte buffer appends text as UTF-8, reuses its memory, and gives it back 
   b.appendText(big);
   assert.equal(b.capacity, grown, 'a batch of a similar size reuses the buffer');
   b.reset();
-  b.appendText('small');
+  for (let i = 0; i < 15; i++) {
+    b.appendText('small');
+    b.reset();
+  }
+  assert.equal(b.capacity, grown, 'small batches between full ones (sealed by the timer) keep the buffer');
+  b.appendText(big);
   b.reset();
-  assert.equal(b.capacity, 0, 'after a batch far below its capacity the buffer is let go');
+  for (let i = 0; i < 16; i++) {
+    b.appendText('small');
+    b.reset();
+  }
+  assert.equal(b.capacity, 0, 'after 16 batches in a row far below its capacity the buffer is let go');
   b.appendText('again');
   assert.equal(b.view().toString(), 'again');
 });
 
-test('a scratch buffer grows to the largest need and shrinks when needs fall well below it', () => {
+test('a scratch buffer grows to the largest need and shrinks once needs stay well below it', () => {
   const s = new Scratch();
   assert.equal(s.take(10).length, 10);
   const small = s.capacity;
@@ -53,6 +62,8 @@ test('a scratch buffer grows to the largest need and shrinks when needs fall wel
   assert.ok(s.capacity >= 1024 * 1024);
   const big = s.capacity;
   s.take(600 * 1024);
+  assert.equal(s.capacity, big);
+  for (let i = 0; i < 15; i++) s.take(1000);
   assert.equal(s.capacity, big);
   s.take(1000);
   assert.equal(s.capacity, small);
