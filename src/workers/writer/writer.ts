@@ -229,7 +229,8 @@ function countRows(payload: Section): number {
 
 async function copyIn(client: PgClient, table: string, columns: string[], payload: Section): Promise<void> {
   if (!payload.length) return;
-  const { from } = require('pg-copy-streams') as typeof import('pg-copy-streams');
+  // Only COPY FROM: the package's index also loads copy-to and copy-both, and with them node:assert.
+  const from = require('pg-copy-streams/copy-from') as typeof import('pg-copy-streams').from;
   const stream = client.query(from(`COPY ${table} (${columns.map((c) => `"${c}"`).join(', ')}) FROM STDIN`));
   await pipeline(Readable.from(copyChunks(payload)), stream);
 }
