@@ -1,7 +1,8 @@
 // Footprint of the built agent, run the way systemd runs it: a child process
 // `node FLAGS bin/obs-agent.js APP --config … --state-dir …` against a real PostgreSQL (embedded),
 // under two workloads and both placements, sampled from /proc every second. Baselines beside it:
-// an idle bare `node` (with and without the agent's flags) and prometheus-node-exporter when installed.
+// an idle bare `node` (with and without the agent's flags), the agent's modules loaded in an otherwise
+// idle process (the floor under every scenario), and prometheus-node-exporter when installed.
 // A backlog scenario measures the peak RSS while catching up a large log file.
 //
 //   node dist/bench/agent-footprint.js [--quick] [--duration S] [--placements isolated,compact]
@@ -210,6 +211,25 @@ function spawnIdleNode(withFlags: boolean): ChildProcess {
   return child;
 }
 
+/**
+ * The floor under any agent built this way: an ES-module process with the agent's flags that imports
+ * the modules a running agent loads (config, writer with pg and pg-copy-streams, the three collectors,
+ * node:http/crypto) and then does nothing. What the agent measures above this is its data and work.
+ */
+function spawnAgentModulesIdle(): ChildProcess {
+  const dist = fileURLToPath(new URL('../src/', import.meta.url));
+  const script = `
+    const { loadPg } = await import(${JSON.stringify(dist + 'db/pg.js')}); loadPg();
+    await import(${JSON.stringify(dist + 'supervisor/agent.js')});
+    await import(${JSON.stringify(dist + 'supervisor/config.js')});
+    for (const m of ['sampler/sampler.js', 'prober/prober.js', 'tailer/tailer.js']) await import(${JSON.stringify(dist + 'workers/')} + m);
+    (await import('node:module')).createRequire(${JSON.stringify(dist)})('pg-copy-streams/copy-from');
+    setInterval(() => {}, 1 << 30);`;
+  const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', script], { env: { ...process.env, ...agentEnv }, stdio: 'ignore' });
+  children.push(child);
+  return child;
+}
+
 function nodeExporterPath(): string | null {
   for (const p of ['/usr/bin/prometheus-node-exporter', '/usr/local/bin/node_exporter', '/usr/bin/node_exporter']) if (existsSync(p)) return p;
   return null;
@@ -320,6 +340,8 @@ async function main() {
   const bareFlags = spawnIdleNode(true);
   const bareSampler = new Sampler(bare.pid!, 'node');
   const bareFlagsSampler = new Sampler(bareFlags.pid!, 'node+flags');
+  const modulesIdle = spawnAgentModulesIdle();
+  const modulesIdleSampler = new Sampler(modulesIdle.pid!, 'agent modules, idle');
 
   const steady = [];
   for (const placement of argv.placements!.split(',')) {
@@ -333,6 +355,7 @@ async function main() {
   if (!argv['no-backlog']) for (const placement of argv.placements!.split(',')) backlog.push(await backlogScenario(url, placement, Number(argv['backlog-mb'])));
   bareSampler.stop();
   bareFlagsSampler.stop();
+  modulesIdleSampler.stop();
   health.close();
 
   const targets = steady.map((s) => ({
@@ -350,11 +373,12 @@ async function main() {
     durationS, warmupS, sampleEveryS: 1,
     agentCommand: `node ${flags.join(' ')} bin/obs-agent.js APP --config … --state-dir …`,
     agentEnv,
-    baseline: { idleNode: bareSampler.summary(warmupS), idleNodeWithAgentFlags: bareFlagsSampler.summary(warmupS) },
+    baseline: { idleNode: bareSampler.summary(warmupS), idleNodeWithAgentFlags: bareFlagsSampler.summary(warmupS),
+      agentModulesLoadedIdle: modulesIdleSampler.summary(warmupS) },
     scenarios: steady,
     backlog,
     targets: { steady: targets, backlog: backlogTargets },
-    note: 'sampler/prober/tailer are first versions being replaced (same interfaces, node: built-ins only); re-run after merging',
+    note: 'agentModulesLoadedIdle: the agent\'s modules imported, nothing started (the floor under the scenarios)',
   };
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
 }

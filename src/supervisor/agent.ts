@@ -30,7 +30,7 @@
 //   4. the database connection closes
 //   5. own log lines are already written synchronously; the process exits 0
 
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { AgentConfig } from './config.js';
 import type { CollectorsStart } from './actor.js';
@@ -96,6 +96,7 @@ export class Agent {
   private uncaughtInstalled = false;
   /** Holds the process open until stop(): the writer's timers are unref'd, and collectors may be gone (crash loop). */
   private keepAlive: NodeJS.Timeout | null = null;
+  private workerThreads: typeof import('node:worker_threads') | null = null;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -135,6 +136,8 @@ export class Agent {
         this.collectors?.post(paused ? { type: 'PAUSE_TAILING', reason: 'spool nearly full' } : { type: 'RESUME_TAILING' });
       },
     });
+    // node:worker_threads only where a worker is started: compact placement never needs it.
+    if (c.placement === 'isolated') this.workerThreads ??= await import('node:worker_threads');
     // Resumes from the database checkpoint, or from the newest spooled one when the database is down:
     // sampling, probing and tailing start either way, and batches wait in the spool.
     const state = await this.writer.start();
@@ -199,7 +202,7 @@ export class Agent {
 
   private startIsolated(start: CollectorsStart, generation: number): Collectors {
     const workerData: CollectorsWorkerData = { start, heartbeatIntervalMs: this.o.heartbeatIntervalMs };
-    const worker = new Worker(new URL('./collectors-worker.js', import.meta.url), {
+    const worker = new this.workerThreads!.Worker(new URL('./collectors-worker.js', import.meta.url), {
       workerData,
       resourceLimits: this.o.workerResourceLimits,
       stderr: false,

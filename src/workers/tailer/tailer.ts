@@ -35,9 +35,14 @@ export interface TailerOptions extends Omit<FollowerOptions, 'maxLineBytes'> {
 export const TAILER_DEFAULTS: TailerOptions = {
   pollMs: 250,
   chunkBytes: 64 * 1024,
-  maxBatchRecords: 1000,
-  maxBatchBytes: 256 * 1024,
-  windowBytes: 4 * 1024 * 1024,
+  // Small batches die young: a batch of 1,000 records (about 1 MB of objects) outlives the 1 MB
+  // semi-space while it is built or structured-cloned, so it was promoted and piled up as old-space
+  // garbage. At 250 records / 64 KiB the isolated catch-up of 100 MB peaked 6-7 MB lower (91 vs
+  // 96-101 MB); compact unchanged. Steady workloads never fill a batch within one 250 ms poll.
+  maxBatchRecords: 250,
+  maxBatchBytes: 64 * 1024,
+  // Twice the writer's 1 MiB batch: the next batch is read while the previous one is spooled.
+  windowBytes: 2 * 1024 * 1024,
   rotationIdleMs: 500,
   rotationMaxGraceMs: 30_000,
   flushPartialAfterMs: 10_000,

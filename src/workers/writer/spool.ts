@@ -32,6 +32,7 @@ import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync
 import { join } from 'node:path';
 import type { FileCheckpoint } from '../../supervisor/messages.js';
 import { crc32c } from './crc32c.js';
+import { Scratch } from './scratch.js';
 
 export const SEGMENT_MAGIC = Buffer.from('OBSPOOL1', 'latin1');
 export const RECORD_MAGIC = 0x5253424f; // "OBSR" read as little-endian u32
@@ -73,6 +74,25 @@ export interface SpoolRecord {
   frameBytes: number;
 }
 
+/** COPY text of one table as encoded bytes: slices of the record read from disk (no copy, no decoding). */
+export interface SpoolBytes {
+  metrics: Buffer;
+  health: Buffer;
+  logs: Buffer;
+  events: Buffer;
+}
+
+/** A record as the writer stores it: the sections stay bytes, straight from disk to the COPY. */
+export interface SpoolRawRecord {
+  header: SpoolHeader;
+  sections: SpoolBytes;
+  frameBytes: number;
+}
+
+/** What append() takes per section: text, or text already encoded in pieces (the writer's buffers). */
+export type SectionInput = string | Buffer | readonly Buffer[];
+export type SpoolSectionsInput = Record<keyof SpoolSections, SectionInput>;
+
 export interface CorruptionReport {
   segment: string;
   offset: number;
@@ -112,7 +132,7 @@ interface Segment {
 interface Peeked {
   segIndex: number;
   offset: number;
-  record: SpoolRecord;
+  record: SpoolRawRecord;
 }
 
 function segmentName(seq: number): string {
@@ -129,8 +149,8 @@ function fsyncDir(dir: string): void {
   }
 }
 
-function readFully(fd: number, length: number, position: number): Buffer {
-  const buf = Buffer.allocUnsafe(length);
+function readFully(fd: number, length: number, position: number, into?: Scratch): Buffer {
+  const buf = into ? into.take(length) : Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const n = readSync(fd, buf, done, length - done, position + done);
@@ -145,26 +165,48 @@ function writeFully(fd: number, buf: Buffer, position: number): void {
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
 }
 
-/** Encodes one record (frame + payload). Pure; exported for tests. */
-export function encodeRecord(header: SpoolHeader, sections: SpoolSections): Buffer {
-  const parts = [Buffer.from(sections.metrics, 'utf8'), Buffer.from(sections.health, 'utf8'),
-    Buffer.from(sections.logs, 'utf8'), Buffer.from(sections.events, 'utf8')];
-  const head = Buffer.from(JSON.stringify({ ...header, lens: parts.map((p) => p.length) }) + '\n', 'utf8');
-  const payloadLength = head.length + parts.reduce((n, p) => n + p.length, 0);
-  const frame = Buffer.allocUnsafe(FRAME_PREFIX + payloadLength);
+function sectionBytes(section: SectionInput): number {
+  if (typeof section === 'string') return Buffer.byteLength(section, 'utf8');
+  if (Buffer.isBuffer(section)) return section.length;
+  let n = 0;
+  for (const piece of section as readonly Buffer[]) n += piece.length;
+  return n;
+}
+
+function writeSection(frame: Buffer, at: number, section: SectionInput): number {
+  if (typeof section === 'string') return frame.write(section, at, 'utf8');
+  if (Buffer.isBuffer(section)) return section.copy(frame, at);
+  let n = 0;
+  for (const piece of section as readonly Buffer[]) n += piece.copy(frame, at + n);
+  return n;
+}
+
+/**
+ * Encodes one record (frame + payload). Pure; exported for tests. The sections are written straight
+ * into the one frame buffer: a batch is in memory once as its pieces and once as the frame, never more.
+ */
+export function encodeRecord(header: SpoolHeader, sections: SpoolSectionsInput, into?: Scratch): Buffer {
+  const order = [sections.metrics, sections.health, sections.logs, sections.events];
+  const lens = order.map(sectionBytes);
+  const head = Buffer.from(JSON.stringify({ ...header, lens }) + '\n', 'utf8');
+  const payloadLength = head.length + lens.reduce((n, l) => n + l, 0);
+  const frame = into ? into.take(FRAME_PREFIX + payloadLength) : Buffer.allocUnsafe(FRAME_PREFIX + payloadLength);
   let at = FRAME_PREFIX;
   at += head.copy(frame, at);
-  for (const p of parts) at += p.copy(frame, at);
+  for (const section of order) at += writeSection(frame, at, section);
   frame.writeUInt32LE(RECORD_MAGIC, 0);
   frame.writeUInt32LE(payloadLength, 4);
   frame.writeUInt32LE(crc32c(frame.subarray(FRAME_PREFIX)), 8);
   return frame;
 }
 
-type FrameRead = { ok: true; record: SpoolRecord } | { ok: false; reason: string };
+type FrameRead = { ok: true; record: SpoolRawRecord } | { ok: false; reason: string };
 
-/** Reads and verifies the record at `offset`. Never throws for bad data (only for I/O errors). */
-function readRecord(fd: number, offset: number, fileSize: number): FrameRead {
+/**
+ * Reads and verifies the record at `offset`. Never throws for bad data (only for I/O errors).
+ * With `into`, the record's sections are views of that reused buffer, valid until its next use.
+ */
+function readRecord(fd: number, offset: number, fileSize: number, into?: Scratch): FrameRead {
   if (offset + FRAME_PREFIX > fileSize) return { ok: false, reason: 'torn frame header' };
   const prefix = readFully(fd, FRAME_PREFIX, offset);
   if (prefix.length < FRAME_PREFIX) return { ok: false, reason: 'torn frame header' };
@@ -172,7 +214,7 @@ function readRecord(fd: number, offset: number, fileSize: number): FrameRead {
   const length = prefix.readUInt32LE(4);
   if (length > MAX_RECORD_BYTES) return { ok: false, reason: `implausible record length ${length}` };
   if (offset + FRAME_PREFIX + length > fileSize) return { ok: false, reason: 'torn record (shorter than its length)' };
-  const payload = readFully(fd, length, offset + FRAME_PREFIX);
+  const payload = readFully(fd, length, offset + FRAME_PREFIX, into);
   if (payload.length < length) return { ok: false, reason: 'torn record (shorter than its length)' };
   if (crc32c(payload) !== prefix.readUInt32LE(8)) return { ok: false, reason: 'checksum mismatch' };
   const nl = payload.indexOf(10);
@@ -189,10 +231,17 @@ function readRecord(fd: number, offset: number, fileSize: number): FrameRead {
     return { ok: false, reason: 'record header inconsistent' };
   }
   let at = nl + 1;
-  const take = (n: number) => { const s = payload.toString('utf8', at, at + n); at += n; return s; };
-  const sections: SpoolSections = { metrics: take(lens[0]!), health: take(lens[1]!), logs: take(lens[2]!), events: take(lens[3]!) };
+  const take = (n: number) => { const b = payload.subarray(at, at + n); at += n; return b; };
+  const sections: SpoolBytes = { metrics: take(lens[0]!), health: take(lens[1]!), logs: take(lens[2]!), events: take(lens[3]!) };
   const { lens: _lens, ...header } = parsed;
   return { ok: true, record: { header, sections, frameBytes: FRAME_PREFIX + length } };
+}
+
+/** The sections of a raw record as text. */
+export function decodeRecord(raw: SpoolRawRecord): SpoolRecord {
+  const s = raw.sections;
+  return { header: raw.header, frameBytes: raw.frameBytes,
+    sections: { metrics: s.metrics.toString('utf8'), health: s.health.toString('utf8'), logs: s.logs.toString('utf8'), events: s.events.toString('utf8') } };
 }
 
 export class Spool {
@@ -214,6 +263,13 @@ export class Spool {
   private reserved = 0;
   private newestRecord: { seq: number; files: FileCheckpoint[] } | null = null;
   private closed = false;
+  /** The frame being appended: written and synced before append() returns, so reused at the next one. */
+  private readonly frameScratch = new Scratch();
+  /**
+   * The record being read. peekRaw() hands out views of it; they stay valid until that record is
+   * acknowledged, because the next read happens only after ack() (peek returns the cached record).
+   */
+  private readonly readScratch = new Scratch();
 
   private constructor(dir: string, options: SpoolOptions) {
     this.dir = dir;
@@ -252,7 +308,7 @@ export class Spool {
           corrupt.push(this.setAside(fd, name, 0, size, size < SEGMENT_MAGIC.length ? 'torn segment header' : 'bad segment header'));
         } else {
           while (offset < size) {
-            const r = readRecord(fd, offset, size);
+            const r = readRecord(fd, offset, size, this.readScratch);
             if (r.ok && r.record.header.seq <= lastSeq) {
               corrupt.push(this.setAside(fd, name, offset, size, `seq ${r.record.header.seq} not above ${lastSeq}`));
               break;
@@ -323,9 +379,9 @@ export class Spool {
    * Appends one batch and fdatasyncs it. Returns {ok:false, reason:'full'} when it does not fit in
    * maxBytes or the disk is full (ENOSPC/EDQUOT); the spool is unchanged then.
    */
-  append(header: SpoolHeader, sections: SpoolSections): AppendResult {
+  append(header: SpoolHeader, sections: SpoolSectionsInput): AppendResult {
     if (this.closed) return { ok: false, reason: 'error', error: new Error('spool is closed') };
-    const frame = encodeRecord(header, sections);
+    const frame = encodeRecord(header, sections, this.frameScratch);
     if (this.newestRecord && header.seq <= this.newestRecord.seq) {
       return { ok: false, reason: 'error', error: new Error(`seq ${header.seq} is not above the newest spooled seq ${this.newestRecord.seq}`) };
     }
@@ -398,6 +454,12 @@ export class Spool {
 
   /** The oldest record not yet acknowledged, or null. Corruption found here is set aside and reported. */
   peek(): SpoolRecord | null {
+    const raw = this.peekRaw();
+    return raw && decodeRecord(raw);
+  }
+
+  /** peek(), with the sections left as the bytes read from disk (what the writer sends to COPY). */
+  peekRaw(): SpoolRawRecord | null {
     if (this.closed) return null;
     if (this.peeked) return this.peeked.record;
     while (this.cursorSeg < this.segments.length) {
@@ -409,7 +471,7 @@ export class Spool {
         continue;
       }
       const fd = this.readFdFor(this.cursorSeg);
-      const r = readRecord(fd, this.cursorOffset, seg.size);
+      const r = readRecord(fd, this.cursorOffset, seg.size, this.readScratch);
       if (r.ok) {
         this.peeked = { segIndex: this.cursorSeg, offset: this.cursorOffset, record: r.record };
         return r.record;
@@ -434,7 +496,7 @@ export class Spool {
     let before = 0;
     const fd = this.readFdFor(segIndex);
     for (let at = SEGMENT_MAGIC.length; at < offset;) {
-      const r = readRecord(fd, at, seg.size);
+      const r = readRecord(fd, at, seg.size, this.readScratch);
       if (!r.ok) break;
       before++;
       at += r.record.frameBytes;
@@ -449,7 +511,7 @@ export class Spool {
     return this.readFd.fd;
   }
 
-  /** Marks the record returned by peek() as committed; deletes segments whose records are all committed. */
+  /** Marks the record returned by peek() / peekRaw() as committed; deletes segments whose records are all committed. */
   ack(): void {
     const p = this.peeked;
     if (!p) throw new Error('ack() without peek()');
@@ -462,7 +524,7 @@ export class Spool {
   /** Acknowledges every leading record with seq ≤ committedSeq (already in PostgreSQL). Returns how many. */
   skipCommitted(committedSeq: number): number {
     let n = 0;
-    for (let r = this.peek(); r && r.header.seq <= committedSeq; r = this.peek()) { this.ack(); n++; }
+    for (let r = this.peekRaw(); r && r.header.seq <= committedSeq; r = this.peekRaw()) { this.ack(); n++; }
     return n;
   }
 

@@ -2,12 +2,18 @@
 // durable in the spool, then stores it in PostgreSQL exactly once.
 //
 //   add*() ──► buffer ──seal (rows/bytes/timer)──► spool (append + fdatasync) ──► onDurable (tailer may move on)
+//              (log lines are COPY text from the moment they arrive; see Writer.logText)
 //                                                    │
 //                     drain, in seq order ◄──────────┘   one transaction per batch:
 //   BEGIN → lock the agent's checkpoint row → (skip if batch.seq ≤ committed seq) →
 //   COPY vps_metrics → COPY health_checks → COPY log_entries → COPY agent_events →
 //   UPDATE agent_checkpoints (seq + every file's identity and offset) → NOTIFY observ_batch → COMMIT
 //   → ack in the spool (its segment is deleted once all its batches are committed) → onCommitted
+//
+// Memory: a batch is bounded by bytes (maxBatchBytes, 1 MiB) as well as rows, lives in reused buffers
+// (scratch.ts), goes to disk from one frame and comes back as views of one read buffer, and reaches
+// COPY in 64 KiB pieces of those bytes, never decoded to a string again. Catching up a 100 MB log
+// peaked at 80 MB RSS with 4 MB batches held as parsed records; docs/footprint.md has the figures now.
 //
 // Sealing never waits for the database, so a database that is down or frozen only makes the spool
 // grow; sampling, probing and tailing keep their cadence. The spool is written before PostgreSQL, so
@@ -25,7 +31,8 @@ import { connect, redactUrl, type PgClient } from '../../db/pg.js';
 import { ClosedError, ObservError } from '../../errors.js';
 import type { AgentEvent, FileCheckpoint, LogRecord, MetricSample, ProbeResult } from '../../supervisor/messages.js';
 import { double, encodeCopyRow, hasNul, int4, jsonForPg, real, timestamp } from './copy-encode.js';
-import { Spool, type CorruptionReport, type SpoolHeader, type SpoolRecord, type SpoolRows, type SpoolSections } from './spool.js';
+import { ByteBuffer } from './scratch.js';
+import { Spool, type CorruptionReport, type SpoolBytes, type SpoolHeader, type SpoolRawRecord, type SpoolRows, type SpoolSections } from './spool.js';
 
 const require = createRequire(import.meta.url);
 
@@ -63,7 +70,7 @@ export interface WriterOptions {
   /** Bound on the spool's size on disk. */
   spoolMaxBytes: number;
   maxBatchRows?: number;
-  /** A batch is sealed at this many (estimated) bytes; capped at spoolMaxBytes / 8. */
+  /** A batch is sealed at this many bytes (of COPY text, plus an estimate for samples); capped at spoolMaxBytes / 8. Default 1 MiB. */
   maxBatchBytes?: number;
   /** Per-statement deadline (query_timeout; statement_timeout is set a little below it). */
   queryTimeoutMs?: number;
@@ -130,8 +137,13 @@ const TABLES: Array<{ table: string; columns: string[]; section: keyof SpoolSect
 /** COPY text of a batch. Pure: every value is made storable (see copy-encode.ts). */
 export function encodeBatch(batch: Batch, vps: string, app: string): SpoolSections {
   const fallbackTs = batch.createdAt;
+  return { metrics: encodeMetricRows(batch.metrics, vps, app, fallbackTs), health: encodeProbeRows(batch.probes, vps, app, fallbackTs),
+    logs: encodeLogRows(batch.logs, vps, app, fallbackTs), events: encodeEventRows(batch.events, vps, app, fallbackTs) };
+}
+
+export function encodeMetricRows(samples: readonly MetricSample[], vps: string, app: string, fallbackTs: string): string {
   let metrics = '';
-  for (const m of batch.metrics) {
+  for (const m of samples) {
     metrics += encodeCopyRow([timestamp(m.timestamp) ?? fallbackTs, vps, app, real(m.cpuPercent), real(m.memoryPercent), real(m.memoryMb),
       real(m.diskPercent), real(m.diskGb), real(m.loadAvg1m), real(m.loadAvg5m), real(m.loadAvg15m), real(m.cpuUser), real(m.cpuSystem),
       real(m.cpuIowait), real(m.cpuSteal), real(m.memoryAvailableMb), real(m.swapPercent), real(m.swapUsedMb), real(m.diskFreeGb),
@@ -139,13 +151,22 @@ export function encodeBatch(batch: Batch, vps: string, app: string): SpoolSectio
       // A JSON array (jsonb), not a text[]: encodeCopyValue treats JS arrays as text[] literals.
       m.mounts ? jsonForPg(m.mounts).text : null]);
   }
+  return metrics;
+}
+
+export function encodeProbeRows(results: readonly ProbeResult[], vps: string, app: string, fallbackTs: string): string {
   let health = '';
-  for (const p of batch.probes) {
+  for (const p of results) {
     health += encodeCopyRow([timestamp(p.timestamp) ?? fallbackTs, vps, app, p.url ?? '', int4(p.statusCode), real(p.responseTimeMs),
       p.success === true, p.errorMessage, real(p.certDaysLeft)]);
   }
+  return health;
+}
+
+/** COPY text of log records; a record without a usable timestamp gets `fallbackTs` and the bad_timestamp flag. */
+export function encodeLogRows(records: readonly LogRecord[], vps: string, app: string, fallbackTs: string): string {
   let logs = '';
-  for (const r of batch.logs) {
+  for (const r of records) {
     let flags = r.flags ?? [];
     const ts = timestamp(r.timestamp);
     if (!ts && !flags.includes('bad_timestamp')) flags = [...flags, 'bad_timestamp'];
@@ -159,16 +180,59 @@ export function encodeBatch(batch: Batch, vps: string, app: string): SpoolSectio
     logs += encodeCopyRow([ts ?? fallbackTs, vps, app, r.level ?? 'INFO', r.message ?? '', context?.text ?? null, r.logger,
       exception?.text ?? null, r.sourceFile, flags.length ? flags : null, r.raw]);
   }
-  let events = '';
-  for (const e of batch.events) events += encodeCopyRow([timestamp(e.timestamp) ?? fallbackTs, vps, app, e.kind ?? 'unknown', e.detail ?? {}]);
-  return { metrics, health, logs, events };
+  return logs;
 }
 
-async function copyIn(client: PgClient, table: string, columns: string[], payload: string): Promise<void> {
-  if (!payload) return;
-  const { from } = require('pg-copy-streams') as typeof import('pg-copy-streams');
+export function encodeEventRows(events: readonly AgentEvent[], vps: string, app: string, fallbackTs: string): string {
+  let out = '';
+  for (const e of events) out += encodeCopyRow([timestamp(e.timestamp) ?? fallbackTs, vps, app, e.kind ?? 'unknown', e.detail ?? {}]);
+  return out;
+}
+
+/** COPY data goes to the socket in pieces of about this size: never one string or buffer the size of a batch. */
+export const COPY_CHUNK_BYTES = 64 * 1024;
+
+/** COPY text of one table: text (tests, benchmarks) or bytes read from the spool (the writer). */
+type Section = string | Buffer;
+
+/**
+ * The COPY data in pieces. Bytes are sliced without copying (COPY data need not be cut at rows);
+ * text is cut after a newline, so no character is split, and encoded one piece at a time.
+ */
+export function* copyChunks(payload: Section, chunkBytes = COPY_CHUNK_BYTES): Generator<Buffer> {
+  if (typeof payload !== 'string') {
+    for (let at = 0; at < payload.length; at += chunkBytes) yield payload.subarray(at, Math.min(payload.length, at + chunkBytes));
+    return;
+  }
+  for (let at = 0; at < payload.length;) {
+    const nl = payload.indexOf('\n', at + Math.max(1, chunkBytes >> 1));
+    const end = nl === -1 ? payload.length : nl + 1;
+    yield Buffer.from(payload.slice(at, end), 'utf8');
+    at = end;
+  }
+}
+
+function indexOfNewline(payload: Section, from: number): number {
+  return typeof payload === 'string' ? payload.indexOf('\n', from) : payload.indexOf(10, from);
+}
+
+function nextLine(payload: Section, start: number): number {
+  const nl = indexOfNewline(payload, start);
+  return nl === -1 ? payload.length : nl + 1;
+}
+
+function countRows(payload: Section): number {
+  let n = 0;
+  for (let i = indexOfNewline(payload, 0); i !== -1; i = indexOfNewline(payload, i + 1)) n++;
+  return n;
+}
+
+async function copyIn(client: PgClient, table: string, columns: string[], payload: Section): Promise<void> {
+  if (!payload.length) return;
+  // Only COPY FROM: the package's index also loads copy-to and copy-both, and with them node:assert.
+  const from = require('pg-copy-streams/copy-from') as typeof import('pg-copy-streams').from;
   const stream = client.query(from(`COPY ${table} (${columns.map((c) => `"${c}"`).join(', ')}) FROM STDIN`));
-  await pipeline(Readable.from([Buffer.from(payload, 'utf8')]), stream);
+  await pipeline(Readable.from(copyChunks(payload)), stream);
 }
 
 /** Reads the committed checkpoint of an agent (seq 0 and no files when it never committed). */
@@ -204,7 +268,7 @@ export function isDataError(err: unknown): boolean {
  * refuses are counted (and reported in agent_events) instead of failing the batch.
  * Throws on any other error (nothing is committed then).
  */
-export async function storeEncoded(client: PgClient, seq: number, files: FileCheckpoint[], sections: SpoolSections,
+export async function storeEncoded(client: PgClient, seq: number, files: FileCheckpoint[], sections: SpoolSections | SpoolBytes,
   who: StoreIdentity, options: { rowByRow?: boolean } = {}): Promise<StoreOutcome> {
   const rejected: Record<string, number> = {};
   await client.query('BEGIN');
@@ -224,10 +288,10 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
       if (!options.rowByRow) { await copyIn(client, table, columns, payload); continue; }
       let start = 0;
       while (start < payload.length) {
-        const end = payload.indexOf('\n', start) + 1 || payload.length;
+        const end = nextLine(payload, start);
         await client.query('SAVEPOINT observ_row');
         try {
-          await copyIn(client, table, columns, payload.slice(start, end));
+          await copyIn(client, table, columns, typeof payload === 'string' ? payload.slice(start, end) : payload.subarray(start, end));
           await client.query('RELEASE SAVEPOINT observ_row');
         } catch (err) {
           if (!isDataError(err)) throw err;
@@ -247,7 +311,7 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
               started_at = $7, updated_at = now()
         WHERE vps_name = $1 AND app_name = $2`,
       [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt]);
-    const rows = (s: string) => { let n = 0; for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++; return n; };
+    const rows = countRows;
     const payload = JSON.stringify({ vps: who.vps, app: who.app, seq, metrics: rows(sections.metrics),
       health: rows(sections.health), logs: rows(sections.logs), events: rows(sections.events) });
     await client.query('SELECT pg_notify($1, $2)', ['observ_batch', payload.length < 7900 ? payload : JSON.stringify({ seq })]);
@@ -287,7 +351,14 @@ export class Writer {
   private prepared = false;
   private metrics: MetricSample[] = [];
   private probes: ProbeResult[] = [];
-  private logs: LogRecord[] = [];
+  /**
+   * Log lines are encoded to COPY text as they arrive and held as bytes: a parsed record (an object
+   * graph several times the size of its line) lives only until its LOGS message is handled, so it
+   * never reaches the old generation, and a batch sits in memory once, as the bytes it will be, in a
+   * buffer reused from batch to batch (scratch.ts says why).
+   */
+  private readonly logText = new ByteBuffer();
+  private logRows = 0;
   private events: AgentEvent[] = [];
   private bufferBytes = 0;
   private bufferLogBytes = 0;
@@ -323,7 +394,7 @@ export class Writer {
       pauseAt: 0.9,
       resumeAt: 0.5,
       ...options,
-      maxBatchBytes: Math.max(16 * 1024, Math.min(options.maxBatchBytes ?? 4 * 1024 * 1024, Math.floor(options.spoolMaxBytes / 8))),
+      maxBatchBytes: Math.max(16 * 1024, Math.min(options.maxBatchBytes ?? 1024 * 1024, Math.floor(options.spoolMaxBytes / 8))),
     };
   }
 
@@ -372,7 +443,7 @@ export class Writer {
 
   private dbFiles: FileCheckpoint[] = [];
   /** A batch the spool could not take even when empty: stored from memory, before anything spooled after it. */
-  private direct: SpoolRecord | null = null;
+  private direct: SpoolRawRecord | null = null;
   private started = false;
 
   private onCorrupt(r: CorruptionReport): void {
@@ -423,7 +494,7 @@ export class Writer {
 
   addLogs(records: LogRecord[], checkpoint: FileCheckpoint, bytes: number): void {
     this.guard();
-    if (this.full && (this.logs.length >= this.o.maxBatchRows || this.bufferBytes >= this.o.maxBatchBytes)) {
+    if (this.full && (this.logRows >= this.o.maxBatchRows || this.bufferBytes >= this.o.maxBatchBytes)) {
       // The tailer was asked to pause; lines that still arrive cannot be held without unbounded
       // memory. They are counted, logged, and reported in agent_events.
       this.stats.logLinesDropped += records.length;
@@ -431,9 +502,12 @@ export class Writer {
       this.files.set(checkpoint.path, checkpoint);
       return;
     }
-    for (const r of records) this.logs.push(r);
+    if (records.length) {
+      // A line without a usable timestamp is stamped with the time the writer received it.
+      this.bufferBytes += this.logText.appendText(encodeLogRows(records, this.o.vpsName, this.o.app, new Date().toISOString()));
+      this.logRows += records.length;
+    }
     this.files.set(checkpoint.path, checkpoint);
-    this.bufferBytes += bytes + records.length * 96;
     this.bufferLogBytes += bytes;
     this.maybeSeal();
   }
@@ -446,12 +520,12 @@ export class Writer {
   /** Rows held in memory only (not in the spool). */
   get pendingRows(): number {
     const d = this.direct?.header.rows;
-    return this.metrics.length + this.probes.length + this.logs.length + this.events.length +
+    return this.metrics.length + this.probes.length + this.logRows + this.events.length +
       (d ? d.metrics + d.health + d.logs + d.events : 0);
   }
 
   private get bufferedRows(): number {
-    return this.metrics.length + this.probes.length + this.logs.length + this.events.length;
+    return this.metrics.length + this.probes.length + this.logRows + this.events.length;
   }
 
   /** A snapshot for logs and tests. */
@@ -486,19 +560,20 @@ export class Writer {
     const seq = this.nextSeq;
     const createdAt = new Date().toISOString();
     const files = [...this.files.values()];
-    const sections = encodeBatch({ seq, createdAt, metrics: this.metrics, probes: this.probes, logs: this.logs, events: this.events, files },
-      this.o.vpsName, this.o.app);
-    const rows: SpoolRows = { metrics: this.metrics.length, health: this.probes.length, logs: this.logs.length, events: this.events.length };
+    const vps = this.o.vpsName;
+    const app = this.o.app;
+    const sections = { metrics: encodeMetricRows(this.metrics, vps, app, createdAt), health: encodeProbeRows(this.probes, vps, app, createdAt),
+      logs: this.logText.view(), events: encodeEventRows(this.events, vps, app, createdAt) };
+    const rows: SpoolRows = { metrics: this.metrics.length, health: this.probes.length, logs: this.logRows, events: this.events.length };
     const header: SpoolHeader = { seq, createdAt, files, rows, logBytes: this.bufferLogBytes };
     const r = spool.append(header, sections);
     if (!r.ok && spool.pendingRecords === 0 && !this.direct) {
       // Even an empty spool cannot take this batch (the disk is full, or it is larger than the whole
       // spool): it goes to PostgreSQL straight from memory, still in seq order (nothing is ahead of it).
-      this.direct = { header, sections, frameBytes: 0 };
+      this.direct = { header, frameBytes: 0, sections: { metrics: Buffer.from(sections.metrics, 'utf8'),
+        health: Buffer.from(sections.health, 'utf8'), logs: Buffer.from(sections.logs), events: Buffer.from(sections.events, 'utf8') } };
       this.nextSeq++;
-      this.metrics = []; this.probes = []; this.logs = []; this.events = [];
-      this.bufferBytes = 0;
-      this.bufferLogBytes = 0;
+      this.clearBuffer();
       this.log('warn', 'the spool cannot take a batch: it is stored from memory, without a copy on disk',
         { seq, reason: r.reason, error: r.error?.message, spoolMaxBytes: this.o.spoolMaxBytes });
       void this.drain();
@@ -515,9 +590,7 @@ export class Writer {
       return false;
     }
     this.nextSeq++;
-    this.metrics = []; this.probes = []; this.logs = []; this.events = [];
-    this.bufferBytes = 0;
-    this.bufferLogBytes = 0;
+    this.clearBuffer();
     this.stats.batchesSpooled++;
     this.log('debug', 'batch spooled', { seq, rows, bytes: r.frameBytes });
     if (this.full) {
@@ -531,6 +604,14 @@ export class Writer {
     this.updateBackpressure();
     this.o.onDurable?.({ seq, files, rows, logBytes: header.logBytes });
     return true;
+  }
+
+  private clearBuffer(): void {
+    this.metrics = []; this.probes = []; this.events = [];
+    this.logText.reset();
+    this.logRows = 0;
+    this.bufferBytes = 0;
+    this.bufferLogBytes = 0;
   }
 
   private updateBackpressure(): void {
@@ -567,14 +648,14 @@ export class Writer {
     for (;;) {
       if (this.closedHard) return;
       const direct = this.direct;
-      const record = direct ?? spool.peek();
+      const record = direct ?? spool.peekRaw();
       if (!record) return;
       let client: PgClient;
       try {
         client = await this.connection();
         if (this.committedSeq !== null && record.header.seq <= this.committedSeq) {
           if (direct) this.direct = null;
-          else if (spool.peek() === record) spool.ack();
+          else if (spool.peekRaw() === record) spool.ack();
           this.afterAck(record, 'duplicate', {}, !!direct);
           continue;
         }
@@ -604,7 +685,7 @@ export class Writer {
     }
   }
 
-  private afterAck(record: SpoolRecord, outcome: 'committed' | 'duplicate', rejected: Record<string, number>, direct = false): void {
+  private afterAck(record: Pick<SpoolRawRecord, 'header'>, outcome: 'committed' | 'duplicate', rejected: Record<string, number>, direct = false): void {
     const h = record.header;
     if (direct) this.o.onDurable?.({ seq: h.seq, files: h.files, rows: h.rows, logBytes: h.logBytes });
     if (outcome === 'committed') {
@@ -629,7 +710,7 @@ export class Writer {
     this.updateBackpressure();
   }
 
-  private async storeWithDeadline(client: PgClient, record: SpoolRecord): Promise<StoreOutcome> {
+  private async storeWithDeadline(client: PgClient, record: SpoolRawRecord): Promise<StoreOutcome> {
     const who = { vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval, startedAt: this.startedAt };
     const run = async (): Promise<StoreOutcome> => {
       await this.ensurePartitions(client);
