@@ -2,7 +2,7 @@
 // process, a PostgreSQL server that can be stopped, restarted and frozen, and queries for what was stored.
 import type { TestContext } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,33 +41,10 @@ export class RestartableServer {
     await next.start();
     this.current = next;
   }
-  /**
-   * Freezes (SIGSTOP) or thaws (SIGCONT) the whole server. EmbeddedPostgres.signal() reaches only the
-   * postmaster's process group, but PostgreSQL puts every backend in its own session (setsid), so
-   * established connections would keep working: the backends are signalled one by one as well.
-   */
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the whole server: the postmaster and every backend. */
   signal(sig: NodeJS.Signals): void {
-    const pid = this.current.pid;
-    if (!pid) throw new Error('server is not running');
     this.current.signal(sig);
-    for (const child of childPids(pid)) {
-      try { process.kill(child, sig); } catch { /* exited meanwhile */ }
-    }
   }
-}
-
-/** Direct children of a process (Linux /proc). */
-export function childPids(parent: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent) out.push(Number(entry));
-    } catch { /* gone */ }
-  }
-  return out;
 }
 
 export interface AgentConfigOptions {
