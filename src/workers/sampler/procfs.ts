@@ -55,7 +55,9 @@ function cpuTotal(t: CpuTimes): number {
 export function cpuPercents(prev: CpuTimes, cur: CpuTimes): CpuPercents | null {
   const d = (k: keyof CpuTimes) => Math.max(0, cur[k] - prev[k]);
   const total = d('user') + d('nice') + d('system') + d('idle') + d('iowait') + d('irq') + d('softirq') + d('steal');
-  if (!(total > 0) || cpuTotal(cur) < cpuTotal(prev)) return null;
+  // A counter reset shows in the other fields; iowait alone may step back (kernel quirk), even by
+  // more than a short window's ticks, so it is left out of the reset test.
+  if (!(total > 0) || cpuTotal(cur) - cur.iowait < cpuTotal(prev) - prev.iowait) return null;
   const pct = (n: number) => round((n / total) * 100, 2);
   return {
     total: pct(total - d('idle') - d('iowait')),

@@ -236,7 +236,8 @@ export async function sampleOnce(options: SampleOnceOptions = {}): Promise<Metri
   await new Promise((resolve) => setTimeout(resolve, windowMs));
   const cur = reader.read();
   const { disk, mounts } = await reader.usage(options.diskPath ?? '/');
-  return buildSample({ timestampMs: Date.now(), prev: baseline, cur, disk, mounts, minRateWindowMs: Math.min(500, windowMs) });
+  // Timers may fire a millisecond early: the window just waited must count as long enough.
+  return buildSample({ timestampMs: Date.now(), prev: baseline, cur, disk, mounts, minRateWindowMs: Math.min(500, windowMs * 0.9) });
 }
 
 export interface SamplerTuning extends HostReaderOptions {
