@@ -221,7 +221,7 @@ async function bench(): Promise<void> {
 if (args.role === 'hub') {
   const { startHub } = await import('../src/hub/server.js');
   const hub = await startHub({ databaseUrl: args.db!, host: '127.0.0.1', port: 0, log: () => {}, transport: args.transport as 'auto' | 'uws' | 'node',
-    liveMaxClients: 100_000, liveMaxClientsPerAddress: 100_000 });
+    liveMaxClients: 100_000, liveMaxClientsPerAddress: 100_000, trustProxy: true });
   process.stdout.write(JSON.stringify({ port: hub.port, implementation: hub.implementation }) + '\n');
   process.on('SIGTERM', () => void hub.close().then(() => process.exit(0)));
 } else {
