@@ -45,7 +45,7 @@ function glibcVersion(): string | null {
 }
 
 /** Why one candidate did not load, in one line. */
-function cause(err: unknown, binary: string): string {
+export function cause(err: unknown, binary: string): string {
   const e = err as NodeJS.ErrnoException;
   const first = String(e?.message ?? err).split('\n')[0]!;
   if (e?.code === 'MODULE_NOT_FOUND') {
