@@ -7,8 +7,7 @@
 // Errors carry an HTTP `status` line ('400 Bad Request', '404 Not Found', '409 Conflict'), which the
 // hub's API wrapper turns into the response status.
 
-import type { PgPool } from '../../db/pg.js';
-import { inTransaction } from './tx.js';
+import { inTransaction, type PgPool } from '../../db/pg.js';
 
 export class AlertApiError extends Error {
   constructor(readonly status: string, message: string) {

@@ -18,14 +18,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { PgPool } from '../../db/pg.js';
+import { inTransaction, type PgPool } from '../../db/pg.js';
 import { ObservError } from '../../errors.js';
 import { defaultAlertConfig, loadAlertConfig, type AlertConfig } from './config.js';
 import { ChannelSender } from './channels.js';
 import { Deliverer, type DeliveryStats } from './delivery.js';
 import { evaluateOnce, type EvaluationReport } from './evaluator.js';
 import { Leadership } from './leader.js';
-import { inTransaction } from './tx.js';
 
 export { loadAlertConfig, parseAlertConfig, defaultAlertConfig, DEFAULT_RULES } from './config.js';
 export type { AlertConfig, AlertRule, Channel, MaintenanceWindow } from './config.js';
