@@ -17,12 +17,11 @@ import { queryFleet } from './api/fleet.js';
 import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
 import { parseHealthQuery, queryHealth } from './api/health.js';
 import { parseLogQuery, searchLogs } from './api/logs.js';
-import { queryAlerts } from './api/alerts.js';
 import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
-import { alertsApi, parseEventQuery, startAlerting } from './alerting/index.js';
+import { alertsApi, parseAckBody, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
-import { resolveAuth, SessionAuth, type AuthConfig } from './auth.js';
+import { parseLoginBody, requestUser, resolveAuth, SessionAuth, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
 
 type HttpResponse = import('uWebSockets.js').HttpResponse;
@@ -179,7 +178,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   };
 
   app.get('/api/session', (res, req) => {
-    sendJson(res, '200 OK', { authRequired: auth !== null, authenticated: auth === null || auth.check(req.getHeader('cookie')) });
+    const user = requestUser(auth, req.getHeader('cookie'));
+    sendJson(res, '200 OK', { authRequired: auth !== null, authenticated: user !== null, user });
   });
   app.post('/api/session', (res, req) => {
     let aborted = false;
@@ -189,14 +189,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const secure = req.getHeader('x-forwarded-proto') === 'https';
     const client = Buffer.from(res.getRemoteAddressAsText()).toString();
     readBody(res, MAX_BODY_BYTES).then(async (body) => {
-      let password: unknown;
-      try { password = (JSON.parse(body.toString('utf8')) as { password?: unknown }).password; } catch { throw new BadRequest('body must be JSON: {"password": "…"}'); }
-      if (typeof password !== 'string' || !password) throw new BadRequest('password is required');
-      const session = await auth.login(password, client);
+      const { password, name } = parseLoginBody(body);
+      const session = await auth.login(password, client, name);
       if (aborted) return;
       if (session === 'throttled') sendJson(res, '429 Too Many Requests', { error: 'too many failed attempts; wait a minute' });
       else if (session === null) sendJson(res, '401 Unauthorized', { error: 'wrong password' });
-      else sendJson(res, '200 OK', { authRequired: true, authenticated: true }, { 'set-cookie': SessionAuth.cookie(session, secure) });
+      else sendJson(res, '200 OK', { authRequired: true, authenticated: true, user: name }, { 'set-cookie': SessionAuth.cookie(session, secure) });
     }).catch((err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
   });
   app.del('/api/session', (res, req) => {
@@ -211,10 +209,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   app.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
   app.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
   app.get('/api/logs', api((q) => searchLogs(pool, parseLogQuery(q))));
-  app.get('/api/alerts', api(async (q) => {
-    rejectUnknown(q, []);
-    return { generatedAt: new Date().toISOString(), alerts: await queryAlerts(pool) };
-  }));
   app.get('/api/status', api(async () => {
     const r = await pool.query<{ now: Date }>('SELECT now()');
     return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), uws: implementation, authRequired: auth !== null, live: { ...stats } };
@@ -224,30 +218,40 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   app.get('/api/alerts/history', api((q) => alerts.events(parseEventQuery(q))));
   app.get('/api/alert-events', api((q) => alerts.events(parseEventQuery(q))));
   app.get('/api/alert-rules', api(() => alerts.rules()));
-  app.get('/api/alerts/open', api((q) => {
-    rejectUnknown(q, ['status', 'vps', 'app']);
-    return alerts.alerts({ status: q.get('status') ?? undefined, vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined });
-  }));
+  app.get('/api/alerts/open', api((q) => alerts.alerts(parseAlertsQuery(q))));
   app.get('/api/alert-deliveries', api((q) => {
     rejectUnknown(q, ['status', 'limit']);
     const limit = q.get('limit');
     return alerts.deliveries({ status: q.get('status') ?? undefined, limit: limit === null ? undefined : Number(limit) });
   }));
-  app.post('/api/alerts/:id/ack', (res, req) => {
+  // ── Alerts view (issue 18 / 13.5): routes added or changed here; handlers live in alerting/api.ts ──
+  //   GET  /api/alerts                      alias of /api/alerts/open (the rules engine; the old separate list is gone)
+  //   POST /api/alerts/:id/ack              {note?}; recorded as the request's user (auth.ts requestUser)
+  //   POST /api/alert-channels/:name/test   sends a test notification over one channel from this hub
+  let alerting: Alerting | null = null;
+  app.get('/api/alerts', api((q) => alerts.alerts(parseAlertsQuery(q))));
+  const post = (handler: (raw: Buffer, param: string, user: string) => Promise<unknown>) => (res: HttpResponse, req: HttpRequest) => {
     let aborted = false;
     res.onAborted(() => { aborted = true; });
-    if (auth && !auth.check(req.getHeader('cookie'))) { sendJson(res, '401 Unauthorized', { error: 'log in first (POST /api/session)' }); return; }
-    const id = Number(req.getParameter(0));
-    readBody(res, MAX_BODY_BYTES).then(async (raw) => {
-      if (!Number.isInteger(id) || id <= 0) throw new BadRequest('alert id must be a positive integer');
-      let body: { by?: string; comment?: string } = {};
-      if (raw.length) {
-        try { body = JSON.parse(raw.toString('utf8')) as typeof body; } catch { throw new BadRequest('body must be JSON: {"by": "…", "comment": "…"}'); }
-      }
-      const result = await alerts.ack(id, { by: typeof body.by === 'string' ? body.by : undefined, comment: typeof body.comment === 'string' ? body.comment : undefined });
-      if (!aborted) sendJson(res, '200 OK', result);
-    }).catch((err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
-  });
+    const user = requestUser(auth, req.getHeader('cookie'));
+    if (user === null) { sendJson(res, '401 Unauthorized', { error: 'log in first (POST /api/session)' }); return; }
+    const param = req.getParameter(0) ?? '';
+    readBody(res, MAX_BODY_BYTES).then((raw) => handler(raw, param, user)).then(
+      (body) => { if (!aborted) sendJson(res, '200 OK', body); },
+      (err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
+  };
+  app.post('/api/alerts/:id/ack', post(async (raw, param, user) => {
+    const id = Number(param);
+    if (!Number.isInteger(id) || id <= 0) throw new BadRequest('alert id must be a positive integer');
+    return alerts.ack(id, { by: user, comment: parseAckBody(raw).note });
+  }));
+  app.post('/api/alert-channels/:name/test', post(async (_raw, name, user) => {
+    if (!alerting) throw new BadRequest('alerting is not running on this hub (started with alerting off, or it failed to start)');
+    let channel: string;
+    try { channel = decodeURIComponent(name); } catch { throw new BadRequest('channel name is not valid URL encoding'); }
+    return alerting.testChannel(channel, user);
+  }));
+  // ── end of alerts view routes ──
   app.any('/api/*', (res) => sendJson(res, '404 Not Found', { error: 'no such API endpoint' }));
 
   app.ws<LiveUserData>('/live', {
@@ -339,7 +343,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   // Background work. Alerting runs its rules on one leader among all hubs (advisory lock); the
   // maintenance jobs take their own lock. Neither may keep the dashboard from serving.
-  let alerting: { stop(): Promise<void> } | null = null;
   if (options.alerting ?? true) {
     alerting = await startAlerting({
       databaseUrl: options.databaseUrl, pool, log,

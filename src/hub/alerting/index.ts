@@ -24,12 +24,14 @@ import { defaultAlertConfig, loadAlertConfig, type AlertConfig } from './config.
 import { ChannelSender } from './channels.js';
 import { Deliverer, type DeliveryStats } from './delivery.js';
 import { evaluateOnce, type EvaluationReport } from './evaluator.js';
+import { AlertApiError, testChannel } from './api.js';
+import type { ChannelTestResult } from '../api/types.js';
 import { Leadership } from './leader.js';
 
 export { loadAlertConfig, parseAlertConfig, defaultAlertConfig, DEFAULT_RULES } from './config.js';
 export type { AlertConfig, AlertRule, Channel, MaintenanceWindow } from './config.js';
-export { alertsApi, parseEventQuery, AlertApiError } from './api.js';
-export type { AlertsApi, AlertEventQuery } from './api.js';
+export { alertsApi, parseEventQuery, parseAlertsQuery, parseAckBody, AlertApiError } from './api.js';
+export type { AlertsApi, AlertEventQuery, AlertsQuery } from './api.js';
 
 export type AlertLog = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
 
@@ -64,6 +66,8 @@ export interface AlertingStatus {
 export interface Alerting {
   stop(): Promise<void>;
   status(): AlertingStatus;
+  /** Sends a test notification over a configured channel from this hub (POST /api/alert-channels/:name/test). */
+  testChannel(name: string, by: string): Promise<ChannelTestResult>;
 }
 
 export async function startAlerting(options: AlertingOptions): Promise<Alerting> {
@@ -165,6 +169,10 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
         await sender.close();
       })();
       return stopping;
+    },
+    testChannel(name, by) {
+      if (stopped) return Promise.reject(new AlertApiError('409 Conflict', 'alerting has stopped on this hub'));
+      return testChannel(config, sender, name, by, options.dashboardUrl);
     },
     status(): AlertingStatus {
       return {

@@ -3,37 +3,11 @@
 // themselves (to mark them on the chart). Same raw/hourly policy as /api/metrics.
 import type { PgPool } from '../../db/pg.js';
 import { optionalName } from './params.js';
-import { parseSeriesQuery, planSeries, type SeriesHeader, type SeriesQuery } from './series.js';
+import { parseSeriesQuery, planSeries, type SeriesQuery } from './series.js';
+import type { HealthResult, HealthSeries } from './types.js';
 
 export interface HealthQuery extends SeriesQuery {
   url: string | null;
-}
-
-export interface HealthSeries {
-  url: string;
-  checks: number;
-  failures: number;
-  uptimePercent: number | null;
-  t: number[];
-  checksPerBucket: number[];
-  failuresPerBucket: number[];
-  latencyAvg: (number | null)[];
-  latencyP95: (number | null)[];
-  latencyMax: (number | null)[];
-}
-
-export interface HealthFailure {
-  timestamp: string;
-  url: string;
-  statusCode: number | null;
-  responseTimeMs: number | null;
-  errorMessage: string | null;
-}
-
-export interface HealthResult extends SeriesHeader {
-  urls: HealthSeries[];
-  /** The newest failures in the range (at most 200), always from raw rows. */
-  failures: HealthFailure[];
 }
 
 export function parseHealthQuery(query: URLSearchParams): HealthQuery {

@@ -2,7 +2,8 @@
 // MAX_POINTS buckets (avg and max per bucket), from raw samples for ranges up to 7 days and from the
 // hourly rollup table beyond (when it exists). The result is columnar, the shape uPlot draws.
 import type { PgPool } from '../../db/pg.js';
-import { parseSeriesQuery, planSeries, type SeriesHeader, type SeriesQuery } from './series.js';
+import { parseSeriesQuery, planSeries, type SeriesQuery } from './series.js';
+import type { MetricKey, MetricsResult } from './types.js';
 
 /** Series the API knows, with their raw column and their rollup columns. Fixed: SQL is built only from this list. */
 export const METRIC_SERIES = [
@@ -18,16 +19,7 @@ export const METRIC_SERIES = [
   { key: 'netTxBps', raw: 'net_tx_bps', avg: 'net_tx_avg', max: 'net_tx_max' },
   { key: 'diskReadBps', raw: 'disk_read_bps', avg: 'disk_read_avg', max: 'disk_read_max' },
   { key: 'diskWriteBps', raw: 'disk_write_bps', avg: 'disk_write_avg', max: 'disk_write_max' },
-] as const;
-
-export type MetricKey = (typeof METRIC_SERIES)[number]['key'];
-
-export interface MetricsResult extends SeriesHeader {
-  /** Bucket starts, epoch seconds. */
-  t: number[];
-  samples: number[];
-  series: Partial<Record<MetricKey, { avg: (number | null)[]; max: (number | null)[] }>>;
-}
+] as const satisfies readonly { key: MetricKey; raw: string; avg: string; max: string }[];
 
 export type MetricsQuery = SeriesQuery;
 

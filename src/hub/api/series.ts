@@ -2,6 +2,7 @@
 // 7 days and from an hourly rollup table beyond (when it exists and has the columns needed), in at
 // most MAX_POINTS buckets. This is the one place that knows that policy.
 import type { PgPool } from '../../db/pg.js';
+import type { SeriesHeader } from './types.js';
 import { bucketSeconds, intParam, rejectUnknown, requiredName, timeRange, type TimeRange } from './params.js';
 
 export const MAX_POINTS = 1000;
@@ -22,16 +23,6 @@ export function parseSeriesQuery(query: URLSearchParams, extra: readonly string[
     ...timeRange(query, defaultSpanMs),
     step: intParam(query, 'step', 1, 31 * 86_400, null),
   };
-}
-
-/** The first fields of every series result. */
-export interface SeriesHeader {
-  vps: string;
-  app: string;
-  from: string;
-  to: string;
-  source: 'raw' | 'hourly';
-  stepSeconds: number;
 }
 
 /** Columns of a rollup table, cached for a minute (empty when the table does not exist). */
