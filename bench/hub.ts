@@ -164,7 +164,7 @@ async function bench(): Promise<void> {
         'health 24h': `/api/health?vps=vps-3&app=app-3&from=${from}`,
         'logs q=timeout': '/api/logs?q=timeout',
         'logs level=ERROR app': '/api/logs?level=ERROR&app=app-7',
-        alerts: '/api/alerts',
+        alerts: '/api/alerts/open',
       };
       const api: Record<string, unknown> = {};
       for (const [name, path] of Object.entries(endpoints)) {

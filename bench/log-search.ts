@@ -19,7 +19,8 @@ import { EmbeddedPostgres } from '../src/db/embedded.js';
 import { connect, loadPg } from '../src/db/pg.js';
 import { migrate } from '../src/db/migrate.js';
 import { encodeCopyRow } from '../src/workers/writer/copy-encode.js';
-import { parseLogQuery, searchLogs, type LogSearchResult } from '../src/hub/api/logs.js';
+import { parseLogQuery, searchLogs } from '../src/hub/api/logs.js';
+import type { LogSearchResult } from '../src/hub/api/types.js';
 
 const require = createRequire(import.meta.url);
 const { values: args } = parseArgs({

@@ -1,8 +1,8 @@
 // `observ` — one binary, subcommands. Each subcommand loads only what it uses (dynamic imports), so
 // `observ agent` never pays for the hub's or the embedded database's modules.
 
-import { parseArgs } from 'node:util';
-import { ConfigError, ObservError } from './errors.js';
+import { ObservError } from './errors.js';
+import { commandArgs, connectForCommand, exitWithParent, fail, onShutdown, parsePort, requireDbUrl } from './command.js';
 
 const USAGE = `observ — self-hosted fleet monitoring
 
@@ -60,52 +60,9 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-export function fail(err: unknown): never {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`error: invalid configuration (${err.code})\n${err.message}\n`);
-    process.exit(2);
-  }
-  if (err instanceof ObservError) {
-    process.stderr.write(`error: ${err.message} (${err.code})\n`);
-    process.exit(err.code === 'OBS_ERR_USAGE' ? 2 : 1);
-  }
-  process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(1);
-}
-
 function args(rest: string[], options: Record<string, { type: 'string' }>, positionals = true) {
-  try {
-    const parsed = parseArgs({ args: rest, options, allowPositionals: positionals, strict: true });
-    return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
-  } catch (err) {
-    throw new ObservError('OBS_ERR_USAGE', `${(err as Error).message}\n\n${USAGE}`);
-  }
-}
-
-export function requireDbUrl(): string {
-  const url = process.env.OBSERV_DB_URL;
-  if (!url) throw new ObservError('OBS_ERR_USAGE', 'OBSERV_DB_URL is not set (e.g. export OBSERV_DB_URL=postgresql://user:pass@localhost:5432/observ_metrics), or use `observ start` for the embedded default');
-  return url;
-}
-
-/** Runs `stop` once on SIGTERM/SIGINT; a second signal, or the deadline, forces exit. */
-export function onShutdown(stop: () => Promise<void>, deadlineMs: number, log: (m: string) => void): void {
-  let firstAt = 0;
-  const handler = (signal: NodeJS.Signals) => {
-    if (firstAt) {
-      // Ctrl-C reaches the whole process group and npm forwards it too, so one keypress can arrive
-      // as several signals: only a signal well after the first one means "stop waiting".
-      if (Date.now() - firstAt < 3000) return;
-      log(`second ${signal}: exiting now`);
-      process.exit(1);
-    }
-    firstAt = Date.now();
-    const force = setTimeout(() => { log(`shutdown deadline (${deadlineMs} ms) passed: exiting`); process.exit(1); }, deadlineMs + 2000);
-    force.unref();
-    stop().then(() => process.exit(0), (err: Error) => { log(`shutdown failed: ${err.message}`); process.exit(1); });
-  };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
+  const parsed = commandArgs(rest, options, `\n${USAGE}`, positionals);
+  return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
 }
 
 async function agentCommand(rest: string[]): Promise<void> {
@@ -132,21 +89,6 @@ async function agentCommand(rest: string[]): Promise<void> {
   await agent.start();
 }
 
-/**
- * For child processes of `observ start`: when the parent dies without stopping us (SIGKILL), we are
- * re-parented; stop gracefully instead of running on as an orphan.
- */
-export function exitWithParent(stop: () => Promise<void>, log: (m: string) => void): void {
-  const parent = process.ppid;
-  const timer = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(timer);
-    log('parent process is gone: stopping');
-    stop().then(() => process.exit(0), () => process.exit(1));
-  }, 1000);
-  timer.unref();
-}
-
 async function hubCommand(rest: string[]): Promise<void> {
   const { values } = args(rest, { host: { type: 'string' }, port: { type: 'string' }, alerts: { type: 'string' }, transport: { type: 'string' } }, false);
   const url = requireDbUrl();
@@ -154,11 +96,8 @@ async function hubCommand(rest: string[]): Promise<void> {
   const transport = parseTransportChoice(values.transport ?? process.env.OBSERV_HUB_TRANSPORT, values.transport ? '--transport' : 'OBSERV_HUB_TRANSPORT');
   const port = parsePort(values.port ?? process.env.OBSERV_HUB_PORT ?? '8080');
   const host = values.host ?? process.env.OBSERV_HUB_HOST ?? '127.0.0.1';
-  const { connect } = await import('./db/pg.js');
   const { migrate, schemaVersion, latestVersion } = await import('./db/migrate.js');
-  const client = await connect(url, { applicationName: 'fleet-hub migrate' }).catch((err: Error) => {
-    throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to the database: ${err.message}`);
-  });
+  const client = await connectForCommand(url, { applicationName: 'fleet-hub migrate' });
   // Only migrate when behind: the hub may run as the read-only observ_hub role, which cannot.
   try { if ((await schemaVersion(client)) < latestVersion()) await migrate(client); } finally { await client.end(); }
   const { startHub } = await import('./hub/server.js');
@@ -167,23 +106,14 @@ async function hubCommand(rest: string[]): Promise<void> {
   onShutdown(() => hub.close(), 10_000, (m) => process.stderr.write(m + '\n'));
 }
 
-export function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ObservError('OBS_ERR_USAGE', `--port must be an integer 0–65535 (got ${JSON.stringify(value)})`);
-  return port;
-}
-
 async function dbCommand(rest: string[]): Promise<void> {
   const [sub] = rest;
   if (sub === 'retention') return (await import('./ops/retention.js')).retentionCommand(rest.slice(1));
   if (sub === 'rollup') return (await import('./ops/rollup.js')).rollupCommand(rest.slice(1));
   if (sub !== 'migrate') throw new ObservError('OBS_ERR_USAGE', `usage: observ db migrate | retention | rollup`);
   const url = requireDbUrl();
-  const { connect } = await import('./db/pg.js');
   const { migrate, schemaVersion } = await import('./db/migrate.js');
-  const client = await connect(url, { applicationName: 'observ db' }).catch((err: Error) => {
-    throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to the database: ${err.message}`);
-  });
+  const client = await connectForCommand(url, { applicationName: 'observ db' });
   try {
     const applied = await migrate(client);
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'schema is up to date\n');

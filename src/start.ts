@@ -12,10 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
-import { ObservError } from './errors.js';
-import { onShutdown, parsePort } from './cli.js';
+import { commandArgs, onShutdown, parsePort } from './command.js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from './supervisor/launch-flags.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,12 +47,8 @@ async function stopChild(child: ChildProcess, ms: number): Promise<void> {
 }
 
 export async function startCommand(rest: string[]): Promise<void> {
-  let values: { host?: string; port?: string; 'data-dir'?: string };
-  try {
-    ({ values } = parseArgs({ args: rest, options: { host: { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' } } }));
-  } catch (err) {
-    throw new ObservError('OBS_ERR_USAGE', (err as Error).message);
-  }
+  const { values } = commandArgs(rest, { host: { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' } },
+    'usage: observ start [--host 127.0.0.1] [--port 8080] [--data-dir .observ]');
   const dataDir = resolve(values['data-dir'] ?? '.observ');
   const host = values.host ?? '127.0.0.1';
   const port = parsePort(values.port ?? '8080');

@@ -80,3 +80,24 @@ export function createPool(connectionString: string, options: ConnectOptions & {
   pool.on('connect', (client) => { client.on('error', onError); });
   return pool;
 }
+
+/**
+ * Runs `work` in one transaction on a pooled connection. A client's 'error' event is already
+ * handled by createPool; a connection that died mid-transaction fails its next query, then the
+ * ROLLBACK, and is destroyed rather than returned to the pool.
+ */
+export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr; });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

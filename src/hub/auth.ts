@@ -2,12 +2,39 @@
 // The password (or token — any secret string) is kept only as an scrypt hash; a correct one is
 // exchanged for a random session id in an HttpOnly, SameSite=Strict cookie. Sessions live in memory
 // (a restart logs everyone out), which keeps the hub usable with a read-only database role.
+//
+// Who did something (acknowledged an alert, sent a test notification): the hub has one password, so
+// a session carries the name given at login (optional, "admin" when none is given); a hub without
+// auth (loopback only) records "local". See requestUser().
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { ObservError } from '../errors.js';
+import { BadRequest } from './api/params.js';
 
 export const SESSION_COOKIE = 'observ_session';
 export const SESSION_TTL_MS = 12 * 3600_000;
 const MAX_SESSIONS = 10_000;
+/** Recorded for a session whose login gave no name. */
+export const DEFAULT_USER = 'admin';
+/** Recorded for requests to a hub that runs without auth (it then listens on loopback only). */
+export const LOCAL_USER = 'local';
+const USER_NAME = /^[^\u0000-\u001f\u007f]{1,64}$/;
+
+/** The body of POST /api/session: `{"password": "…", "name": "…"}` (name optional). */
+export function parseLoginBody(raw: Buffer | string): { password: string; name: string } {
+  let body: { password?: unknown; name?: unknown };
+  try { body = JSON.parse(raw.toString()) as typeof body; } catch { throw new BadRequest('body must be JSON: {"password": "…"}'); }
+  if (body === null || typeof body !== 'object') throw new BadRequest('body must be JSON: {"password": "…"}');
+  const { password, name } = body;
+  if (typeof password !== 'string' || !password) throw new BadRequest('password is required');
+  if (name === undefined || name === null || (typeof name === 'string' && !name.trim())) return { password, name: DEFAULT_USER };
+  if (typeof name !== 'string' || !USER_NAME.test(name.trim())) throw new BadRequest('name must be 1 to 64 printable characters');
+  return { password, name: name.trim() };
+}
+
+/** Who a request acts as: its session's name when auth is on (null without a live session), else "local". */
+export function requestUser(auth: SessionAuth | null, cookieHeader: string): string | null {
+  return auth ? auth.user(cookieHeader) : LOCAL_USER;
+}
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
 
 function scrypt(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
@@ -70,13 +97,13 @@ export function readCookie(header: string, name: string): string | null {
 }
 
 export class SessionAuth {
-  private readonly sessions = new Map<string, number>();
+  private readonly sessions = new Map<string, { expires: number; user: string }>();
   private readonly failures = new Map<string, { count: number; resetAt: number }>();
 
   constructor(private readonly passwordHash: string) {}
 
   /** A new session id for a correct password; null otherwise. Five failures per minute per client, then 'throttled'. */
-  async login(password: string, client: string): Promise<string | null | 'throttled'> {
+  async login(password: string, client: string, user = DEFAULT_USER): Promise<string | null | 'throttled'> {
     const now = Date.now();
     const f = this.failures.get(client);
     if (f && f.resetAt > now && f.count >= 5) return 'throttled';
@@ -90,18 +117,23 @@ export class SessionAuth {
     this.failures.delete(client);
     if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, now + SESSION_TTL_MS);
+    this.sessions.set(id, { expires: now + SESSION_TTL_MS, user });
     return id;
   }
 
   /** Whether the Cookie header carries a live session. Synchronous: uWS handlers read headers synchronously. */
   check(cookieHeader: string): boolean {
+    return this.user(cookieHeader) !== null;
+  }
+
+  /** The name the live session in the Cookie header logged in with; null without one. */
+  user(cookieHeader: string): string | null {
     const id = readCookie(cookieHeader, SESSION_COOKIE);
-    if (!id) return false;
-    const expires = this.sessions.get(id);
-    if (expires === undefined) return false;
-    if (expires < Date.now()) { this.sessions.delete(id); return false; }
-    return true;
+    if (!id) return null;
+    const session = this.sessions.get(id);
+    if (session === undefined) return null;
+    if (session.expires < Date.now()) { this.sessions.delete(id); return null; }
+    return session.user;
   }
 
   logout(cookieHeader: string): void {

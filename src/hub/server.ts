@@ -15,12 +15,11 @@ import { queryFleet } from './api/fleet.js';
 import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
 import { parseHealthQuery, queryHealth } from './api/health.js';
 import { parseLogQuery, searchLogs } from './api/logs.js';
-import { queryAlerts } from './api/alerts.js';
 import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
-import { alertsApi, parseEventQuery, startAlerting } from './alerting/index.js';
+import { alertsApi, parseAckBody, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
-import { readCookie, resolveAuth, SESSION_COOKIE, SessionAuth, type AuthConfig } from './auth.js';
+import { parseLoginBody, readCookie, requestUser, resolveAuth, SESSION_COOKIE, SessionAuth, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
 import { createTransport, parseTransportChoice, type TransportChoice } from './transport/index.js';
 import type { HubRequest, HubResponse, LiveSocket, UpgradeVerdict } from './transport/types.js';
@@ -138,23 +137,26 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       if (!authorized(req)) return unauthorized();
       return json(200, await limiter.run(req.client, async () => handler(req.query, req)));
     };
-  /** A state-changing JSON POST: auth, a JSON body (empty counts as {}). */
-  const action = (handler: (body: Record<string, unknown>, req: RouteRequest) => Promise<unknown>) =>
+  /** A state-changing JSON POST (the policy already required application/json): auth, then the handler with the user. */
+  const action = (handler: (req: RouteRequest, user: string) => Promise<unknown>) =>
     async (req: RouteRequest): Promise<HubResponse> => {
-      if (!authorized(req)) return unauthorized();
-      return json(200, await apiLimiter.run(req.client, async () => handler(parseJsonBody(req.body), req)));
+      const user = requestUser(auth, req.header('cookie'));
+      if (user === null) return unauthorized();
+      return json(200, await apiLimiter.run(req.client, async () => handler(req, user)));
     };
 
-  routes.get('/api/session', (req) => json(200, { authRequired: auth !== null, authenticated: authorized(req) }));
+  routes.get('/api/session', (req) => {
+    const user = requestUser(auth, req.header('cookie'));
+    return json(200, { authRequired: auth !== null, authenticated: user !== null, user });
+  });
   routes.post('/api/session', async (req) => {
     if (!auth) return json(200, { authRequired: false, authenticated: true });
-    const password = parseJsonBody(req.body).password;
-    if (typeof password !== 'string' || !password) throw new BadRequest('password is required');
-    const session = await auth.login(password, req.client);
+    const { password, name } = parseLoginBody(req.body);
+    const session = await auth.login(password, req.client, name);
     if (session === 'throttled') return json(429, { error: 'too many failed attempts; wait a minute' });
     if (session === null) return json(401, { error: 'wrong password' });
     const secure = req.header('x-forwarded-proto') === 'https';
-    return json(200, { authRequired: true, authenticated: true }, { 'set-cookie': SessionAuth.cookie(session, secure) });
+    return json(200, { authRequired: true, authenticated: true, user: name }, { 'set-cookie': SessionAuth.cookie(session, secure) });
   });
   routes.del('/api/session', (req) => {
     const session = readCookie(req.header('cookie'), SESSION_COOKIE);
@@ -170,10 +172,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   routes.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
   routes.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
   routes.get('/api/logs', api((q) => searchLogs(searchPool, parseLogQuery(q)), searchLimiter));
-  routes.get('/api/alerts', api(async (q) => {
-    rejectUnknown(q, []);
-    return { generatedAt: new Date().toISOString(), alerts: await queryAlerts(pool) };
-  }));
   routes.get('/api/status', api(async () => {
     const r = await pool.query<{ now: Date }>('SELECT now()');
     return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), transport: transport.name, uws: transport.name, authRequired: auth !== null, live: { ...stats } };
@@ -183,20 +181,26 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   routes.get('/api/alerts/history', api((q) => alerts.events(parseEventQuery(q))));
   routes.get('/api/alert-events', api((q) => alerts.events(parseEventQuery(q))));
   routes.get('/api/alert-rules', api(() => alerts.rules()));
-  routes.get('/api/alerts/open', api((q) => {
-    rejectUnknown(q, ['status', 'vps', 'app']);
-    return alerts.alerts({ status: q.get('status') ?? undefined, vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined });
-  }));
+  // One alert model (the rules engine): /api/alerts is an alias of /api/alerts/open.
+  routes.get('/api/alerts/open', api((q) => alerts.alerts(parseAlertsQuery(q))));
+  routes.get('/api/alerts', api((q) => alerts.alerts(parseAlertsQuery(q))));
   routes.get('/api/alert-deliveries', api((q) => {
     rejectUnknown(q, ['status', 'limit']);
     const limit = q.get('limit');
     return alerts.deliveries({ status: q.get('status') ?? undefined, limit: limit === null ? undefined : Number(limit) });
   }));
-  routes.post('/api/alerts/:id/ack', action(async (body, req) => {
+  // Acknowledgements are recorded as the request's user (auth.ts requestUser: the name given at login, or "local" on loopback).
+  routes.post('/api/alerts/:id/ack', action(async (req, user) => {
     const id = Number(req.params[0]);
     if (!/^\d{1,15}$/.test(req.params[0]!) || !Number.isSafeInteger(id) || id <= 0) throw new BadRequest('alert id must be a positive integer');
-    return alerts.ack(id, { by: typeof body.by === 'string' ? body.by : undefined, comment: typeof body.comment === 'string' ? body.comment : undefined });
+    return alerts.ack(id, { by: user, comment: parseAckBody(req.body).note });
   }));
+  routes.post('/api/alert-channels/:name/test', action(async (req, user) => {
+    if (!alerting) throw new BadRequest('alerting is not running on this hub (started with alerting off, or it failed to start)');
+    return alerting.testChannel(req.params[0]!, user);
+  }));
+
+  let alerting: Alerting | null = null;
 
   // ---- request policy, then the route table, then the dashboard ----
   const handle = async (req: HubRequest): Promise<HubResponse> => {
@@ -323,7 +327,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   // Background work. Alerting runs its rules on one leader among all hubs (advisory lock); the
   // maintenance jobs take their own lock. Neither may keep the dashboard from serving.
-  let alerting: { stop(): Promise<void> } | null = null;
   if (options.alerting ?? true) {
     alerting = await startAlerting({
       databaseUrl: options.databaseUrl, pool, log,

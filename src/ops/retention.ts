@@ -3,9 +3,9 @@
 // transaction per table: detaching a partition locks its parent until COMMIT, and the other tables
 // need not wait for that.
 
-import { parseArgs } from 'node:util';
 import { ObservError } from '../errors.js';
 import type { PgClient, PgPool } from '../db/pg.js';
+import { commandArgs, connectForCommand, requireDbUrl } from '../command.js';
 import { longQuery, MAINTENANCE_TIMEOUT_MS } from './long-query.js';
 
 export interface RetentionPolicy {
@@ -101,12 +101,7 @@ export function describeAction(a: RetentionAction, dryRun: boolean): string {
 const USAGE = 'usage: observ db retention [--dry-run] [--set TABLE=DAYS ...]';
 
 export async function retentionCommand(args: string[]): Promise<void> {
-  let values: { 'dry-run'?: boolean; set?: string[]; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args, options: { 'dry-run': { type: 'boolean' }, set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new ObservError('OBS_ERR_USAGE', `${(err as Error).message}\n${USAGE}`);
-  }
+  const { values } = commandArgs(args, { 'dry-run': { type: 'boolean' }, set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } }, USAGE);
   if (values.help) { process.stdout.write(USAGE + '\n'); return; }
   const changes: { table: string; days: number }[] = [];
   for (const s of values.set ?? []) {
@@ -114,12 +109,7 @@ export async function retentionCommand(args: string[]): Promise<void> {
     if (!m) throw new ObservError('OBS_ERR_USAGE', `--set expects TABLE=DAYS, e.g. --set log_entries=14 (got ${JSON.stringify(s)})`);
     changes.push({ table: m[1]!, days: Number(m[2]) });
   }
-  const { requireDbUrl } = await import('../cli.js');
-  const url = requireDbUrl();
-  const { connect } = await import('../db/pg.js');
-  const client = await connect(url, { applicationName: 'observ db retention' }).catch((err: Error) => {
-    throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to the database: ${err.message}`);
-  });
+  const client = await connectForCommand(requireDbUrl(), { applicationName: 'observ db retention' });
   const dryRun = values['dry-run'] === true;
   try {
     // A dry run previews --set changes too: they are made in a transaction that is rolled back.

@@ -2,9 +2,8 @@
 // (migration 010). The SQL function observ_rollup() finds the completed hours that received rows
 // since its last run and rebuilds them; this file runs it and reports.
 
-import { parseArgs } from 'node:util';
-import { ObservError } from '../errors.js';
 import type { PgClient } from '../db/pg.js';
+import { commandArgs, connectForCommand, requireDbUrl } from '../command.js';
 import { longQuery, MAINTENANCE_TIMEOUT_MS } from './long-query.js';
 
 export interface RollupResult {
@@ -32,18 +31,9 @@ export async function runRollup(client: PgClient): Promise<RollupResult[]> {
 }
 
 export async function rollupCommand(args: string[]): Promise<void> {
-  try {
-    const { values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
-    if (values.help) { process.stdout.write('usage: observ db rollup\n'); return; }
-  } catch (err) {
-    throw new ObservError('OBS_ERR_USAGE', `${(err as Error).message}\nusage: observ db rollup`);
-  }
-  const { requireDbUrl } = await import('../cli.js');
-  const url = requireDbUrl();
-  const { connect } = await import('../db/pg.js');
-  const client = await connect(url, { applicationName: 'observ db rollup' }).catch((err: Error) => {
-    throw new ObservError('OBS_ERR_DB_UNREACHABLE', `cannot connect to the database: ${err.message}`);
-  });
+  const { values } = commandArgs(args, { help: { type: 'boolean', short: 'h' } }, 'usage: observ db rollup');
+  if (values.help) { process.stdout.write('usage: observ db rollup\n'); return; }
+  const client = await connectForCommand(requireDbUrl(), { applicationName: 'observ db rollup' });
   try {
     for (const r of await runRollup(client)) {
       process.stdout.write(`${r.source}: ${r.hours} hour${r.hours === 1 ? '' : 's'} rebuilt in ${r.ranges} range${r.ranges === 1 ? '' : 's'}, ${r.rowsUpserted} hourly row${r.rowsUpserted === 1 ? '' : 's'} written\n`);

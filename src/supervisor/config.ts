@@ -3,11 +3,10 @@
 // every error names the file, the line and the field path.
 
 import { readFileSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
-import type { Node } from 'yaml';
-import { ConfigError, ObservError, type ConfigIssue } from '../errors.js';
+import { ConfigError, ObservError } from '../errors.js';
+import { deepFreeze, parseYamlConfig, type PathSeg, type YamlConfigDocument } from '../yaml-config.js';
 
 export type Placement = 'isolated' | 'compact';
 
@@ -150,78 +149,11 @@ interface ParseContext {
   warn: (message: string) => void;
 }
 
-type PathSeg = string | number;
-
-function pathString(path: PathSeg[]): string {
-  let s = '';
-  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : (s ? `.${seg}` : seg);
-  return s;
-}
-
-type YamlModule = typeof import('yaml');
-
-/**
- * Runs `use` with the yaml package loaded for this call only. The config is read once, at start, and
- * yaml's code stays in the heap as long as anything can reach the module: measured in the agent,
- * that is about 2 MB of private memory on top of pg (7 MB RSS on a bare node) for the process's
- * whole life. Loaded through require and dropped from require.cache afterwards, it is garbage once
- * the config is parsed. When something else in the process holds yaml already, it is left alone.
- */
-function withYaml<T>(use: (yaml: YamlModule) => T): T {
-  const require = createRequire(import.meta.url);
-  const root = dirname(require.resolve('yaml/package.json')) + sep;
-  const ownedHere = !Object.keys(require.cache).some((k) => k.startsWith(root));
-  try {
-    return use(require('yaml') as YamlModule);
-  } finally {
-    if (ownedHere) for (const k of Object.keys(require.cache)) if (k.startsWith(root)) delete require.cache[k];
-  }
-}
-
 export function parseAgentConfig(text: string, ctx: ParseContext): AgentConfig {
-  return withYaml((yaml) => parseWith(yaml, text, ctx));
+  return parseYamlConfig(text, ctx.file, { warn: ctx.warn }, (doc) => build(doc, ctx));
 }
 
-function parseWith({ parseDocument, LineCounter, isMap, isSeq, isScalar }: YamlModule, text: string, ctx: ParseContext): AgentConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const issues: ConfigIssue[] = [];
-  const lineAt = (offset: number | undefined) => (offset === undefined ? null : lineCounter.linePos(offset).line);
-  for (const e of doc.errors) {
-    issues.push({ file: ctx.file, line: lineAt(e.pos[0]), path: '(yaml)', message: e.message.split('\n')[0]! });
-  }
-  if (issues.length) throw new ConfigError(issues);
-
-  /** The YAML node at a path (or the deepest existing ancestor), for line numbers. */
-  const nodeAt = (path: PathSeg[]): Node | null => {
-    let node: unknown = doc.contents;
-    let last: Node | null = (doc.contents as Node | null) ?? null;
-    for (const seg of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === seg);
-        if (!pair) break;
-        node = pair.value ?? pair.key;
-      } else if (isSeq(node) && typeof seg === 'number') {
-        node = node.items[seg];
-      } else break;
-      if (node && typeof node === 'object' && 'range' in node) last = node as Node;
-    }
-    return last;
-  };
-  const lineOf = (path: PathSeg[]) => lineAt(nodeAt(path)?.range?.[0]);
-  const fail = (path: PathSeg[], message: string) => {
-    issues.push({ file: ctx.file, line: lineOf(path), path: pathString(path), message });
-  };
-  const warnUnknown = (obj: Record<string, unknown>, known: string[], path: PathSeg[]) => {
-    for (const key of Object.keys(obj)) {
-      if (!known.includes(key)) {
-        const where = `${ctx.file}:${lineOf([...path, key]) ?? '?'}`;
-        ctx.warn(`${where} ${pathString([...path, key])} is not a known setting and is ignored`);
-      }
-    }
-  };
-
-  const root = doc.toJS({ maxAliasCount: 100 }) as unknown;
+function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConfigDocument, ctx: ParseContext): AgentConfig {
   if (root === null || root === undefined || typeof root !== 'object' || Array.isArray(root)) {
     issues.push({ file: ctx.file, line: 1, path: 'monitoring', message: 'is required (the file must be a mapping with a monitoring: section)' });
     throw new ConfigError(issues);
@@ -235,16 +167,8 @@ function parseWith({ parseDocument, LineCounter, isMap, isSeq, isScalar }: YamlM
   const base = ['monitoring'];
 
   /** `${VAR}` / `${VAR:-default}` expansion and the `{app}` placeholder in every string. */
-  const expand = (value: string, path: PathSeg[]): string => {
-    const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_all, name: string, fallback: string | undefined) => {
-      const v = ctx.vars[name];
-      if (v !== undefined && v !== '') return v;
-      if (fallback !== undefined) return fallback;
-      fail(path, `refers to \${${name}}, which is not set in the environment or in .env.production`);
-      return '';
-    });
-    return out.replace(/\{app\}/g, ctx.app);
-  };
+  const expand = (value: string, path: PathSeg[]): string =>
+    expandVars(value, path, ctx.vars, 'the environment or in .env.production').replace(/\{app\}/g, ctx.app);
 
   const bool = (key: string, dflt: boolean): boolean => {
     const v = m[key];
@@ -369,7 +293,6 @@ function parseWith({ parseDocument, LineCounter, isMap, isSeq, isScalar }: YamlM
     });
   }
 
-  if (issues.length) throw new ConfigError(issues);
   return deepFreeze({
     app: ctx.app,
     vpsName: ctx.vpsName,
@@ -404,12 +327,4 @@ function parseExpectStatus(raw: unknown, path: PathSeg[], fail: (path: PathSeg[]
     else fail(p, `must be a status code (200), a range (200-299) or a class (2xx) (got ${JSON.stringify(item)})`);
   });
   return out;
-}
-
-export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
-  }
-  return value;
 }

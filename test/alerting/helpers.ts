@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
-import { loadPg, clientConfig, type PgClient, type PgPool } from '../../src/db/pg.js';
+import { createPool, type PgClient, type PgPool } from '../../src/db/pg.js';
 
 export interface Received {
   path: string;
@@ -117,9 +117,8 @@ export function tempFile(t: TestContext, name: string, text: string): string {
 }
 
 export function testPool(t: TestContext, url: string): PgPool {
-  const pg = loadPg();
-  const pool = new pg.Pool({ ...clientConfig(url, { applicationName: 'alerting-test' }), max: 5 });
-  pool.on('error', () => {});
+  // The hub's own kind of pool: it guards checked-out clients' 'error' events (src/db/pg.ts).
+  const pool = createPool(url, { applicationName: 'alerting-test', max: 5 });
   let ended = false;
   t.after(async () => { if (!ended) { ended = true; await pool.end().catch(() => {}); } });
   return pool;

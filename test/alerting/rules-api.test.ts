@@ -106,7 +106,7 @@ rules:
   assert.deepEqual(firing.events[0]!.notifications.map((n) => `${n.channel}:${n.status}`), ['hook:sent']);
   assert.equal(firing.events[0]!.context.errorLines[0]!.message, 'it broke');
 
-  const rules = await api.rules() as { leader: { pid: number } | null; rules: { name: string; type: string; firing: number; perMinute: number }[] };
+  const rules = await api.rules() as unknown as { leader: { pid: number } | null; rules: { name: string; type: string; firing: number; perMinute: number }[] };
   assert.equal(rules.leader?.pid, process.pid);
   assert.deepEqual(rules.rules.map((r) => [r.name, r.type, r.firing, r.perMinute]), [['errors', 'log_error_rate', 1, 0]]);
   assert.ok(!JSON.stringify(rules).includes(hook.url), 'no channel URLs in the API');

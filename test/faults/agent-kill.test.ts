@@ -1,20 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentProcess, RestartableServer, expectedLines, query, storedMessages, tempDir, waitForLines, writeAgentConfig, writeLines } from './helpers.js';
+import { AgentProcess, expectedLines, faultScene, query, storedMessages, waitForLines, writeLines } from './helpers.js';
 
 const KILLS = 12;
 const LINES = 15_000;
 
 test('an agent SIGKILLed at random points during flushes and restarted stores every line exactly once', async (t) => {
-  const pg = await RestartableServer.create(t);
-  const dir = tempDir(t, 'observ-fault-kill-');
-  const logFile = join(dir, 'app.log');
-  const stateDir = join(dir, 'state');
-  writeFileSync(logFile, '');
-  const config = writeAgentConfig(dir, { url: pg.url, logFile });
+  const { pg, logFile, stateDir, config } = await faultScene(t, 'kill');
   const env = { OBSERV_LOG_LEVEL: 'debug' };
 
   // ≈ 7 s of steady writing while the agent is killed and restarted again and again.

@@ -1,20 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listSegments } from '../../src/workers/writer/spool.js';
-import { AgentProcess, RestartableServer, expectedLines, query, storedMessages, tempDir, waitForLines, writeAgentConfig, writeLines } from './helpers.js';
+import { AgentProcess, expectedLines, faultScene, query, storedMessages, waitForLines, writeLines } from './helpers.js';
 
 const FREEZE_MS = 10_000;
 
 test('a frozen PostgreSQL (SIGSTOP) does not hang the agent: lines go to the spool and drain after SIGCONT', async (t) => {
-  const pg = await RestartableServer.create(t);
-  const dir = tempDir(t, 'observ-fault-freeze-');
-  const logFile = join(dir, 'app.log');
-  const stateDir = join(dir, 'state');
-  writeFileSync(logFile, '');
-  const config = writeAgentConfig(dir, { url: pg.url, logFile, dbTimeout: 2 });
+  const { pg, logFile, stateDir, config } = await faultScene(t, 'freeze', { dbTimeout: 2 });
   const agent = new AgentProcess(t, 'freeze', config, stateDir);
   await agent.waitForLog(/tailer ready/);
   await writeLines(logFile, 1, 2000, 200, 20);

@@ -1,17 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentProcess, RestartableServer, expectedLines, query, storedMessages, tempDir, waitForLines, writeAgentConfig, writeLines } from './helpers.js';
+import { AgentProcess, expectedLines, faultScene, query, storedMessages, waitForLines, writeLines } from './helpers.js';
 
 test('every line written while PostgreSQL is stopped is stored exactly once after it restarts', async (t) => {
-  const pg = await RestartableServer.create(t);
-  const dir = tempDir(t, 'observ-fault-outage-');
-  const logFile = join(dir, 'app.log');
-  writeFileSync(logFile, '');
-  const config = writeAgentConfig(dir, { url: pg.url, logFile });
-  const agent = new AgentProcess(t, 'outage', config, join(dir, 'state'));
+  const { pg, logFile, stateDir, config } = await faultScene(t, 'outage');
+  const agent = new AgentProcess(t, 'outage', config, stateDir);
   await agent.waitForLog(/tailer ready/);
 
   await pg.stop();

@@ -56,6 +56,29 @@ export interface AgentConfigOptions {
   collectionInterval?: number;
 }
 
+export interface FaultScene {
+  pg: RestartableServer;
+  dir: string;
+  /** The app's log file, created empty. */
+  logFile: string;
+  stateDir: string;
+  /** The agent's config.yml, pointing at `pg` and `logFile`. */
+  config: string;
+}
+
+/** What every fault test starts from: a restartable PostgreSQL, a scratch dir, an empty log file and an agent config. */
+export async function faultScene(t: TestContext, name: string, o: Omit<AgentConfigOptions, 'url' | 'logFile'> & { stateDir?: (dir: string) => string } = {}): Promise<FaultScene> {
+  const pg = await RestartableServer.create(t);
+  const dir = tempDir(t, `observ-fault-${name}-`);
+  const logFile = join(dir, 'app.log');
+  const stateDir = o.stateDir ? o.stateDir(dir) : join(dir, 'state');
+  writeFileSync(logFile, '');
+  const { stateDir: _s, ...configOptions } = o;
+  void _s;
+  const config = writeAgentConfig(dir, { url: pg.url, logFile, ...configOptions });
+  return { pg, dir, logFile, stateDir, config };
+}
+
 export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
   const file = join(dir, 'config.yml');
   writeFileSync(file, [

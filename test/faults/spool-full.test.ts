@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listSegments } from '../../src/workers/writer/spool.js';
-import { AgentProcess, RestartableServer, expectedLines, query, storedMessages, tempDir, waitForLines, writeAgentConfig, writeLines, eventually } from './helpers.js';
+import { AgentProcess, eventually, expectedLines, faultScene, query, RestartableServer, storedMessages, writeLines } from './helpers.js';
 import { statSync } from 'node:fs';
 
 const LINES = 40_000;
@@ -32,13 +32,8 @@ function tryTmpfs(t: import('node:test').TestContext, size: string): string | nu
 }
 
 async function fillWhileDown(t: import('node:test').TestContext, app: string, o: { spoolMaxMb: number; stateDir?: (dir: string) => string }) {
-  const pg = await RestartableServer.create(t);
-  const dir = tempDir(t, `observ-fault-${app}-`);
-  const logFile = join(dir, 'app.log');
-  const stateDir = o.stateDir ? o.stateDir(dir) : join(dir, 'state');
+  const { pg, logFile, stateDir, config } = await faultScene(t, app, o);
   const spoolDir = join(stateDir, 'spool');
-  writeFileSync(logFile, '');
-  const config = writeAgentConfig(dir, { url: pg.url, logFile, spoolMaxMb: o.spoolMaxMb });
 
   await pg.stop();
   const agent = new AgentProcess(t, app, config, stateDir);

@@ -3,16 +3,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { listSegments } from '../../src/workers/writer/spool.js';
-import { AgentProcess, RestartableServer, expectedLines, query, storedMessages, tempDir, waitForLines, writeAgentConfig, writeLines, eventually } from './helpers.js';
+import { AgentProcess, eventually, expectedLines, faultScene, query, storedMessages, waitForLines, writeLines } from './helpers.js';
 
 test('a spool whose tail was truncated starts, counts what was set aside, and loses no line', async (t) => {
-  const pg = await RestartableServer.create(t);
-  const dir = tempDir(t, 'observ-fault-torn-');
-  const logFile = join(dir, 'app.log');
-  const stateDir = join(dir, 'state');
+  const { pg, logFile, stateDir, config } = await faultScene(t, 'torn');
   const spoolDir = join(stateDir, 'spool');
-  writeFileSync(logFile, '');
-  const config = writeAgentConfig(dir, { url: pg.url, logFile });
 
   // Fill the spool while the database is down, then stop the agent.
   await pg.stop();

@@ -34,7 +34,7 @@ test('with a password, the API and /live need the session cookie a login hands o
   const { hub } = await hubFor(t, { auth: { password: PASSWORD } });
   assert.equal(hub.authRequired, true);
   assert.equal((await fetch(`${hub.url}/api/fleet`)).status, 401);
-  assert.deepEqual(await (await fetch(`${hub.url}/api/session`)).json(), { authRequired: true, authenticated: false });
+  assert.deepEqual(await (await fetch(`${hub.url}/api/session`)).json(), { authRequired: true, authenticated: false, user: null });
   const login = (password: string) => fetch(`${hub.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) });
   assert.equal((await login('wrong password')).status, 401);
   const ok = await login(PASSWORD);

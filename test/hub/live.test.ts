@@ -5,8 +5,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { hubFor, store, sample, logLine, minutesAgo } from './fixtures.js';
 import { eventually } from '../helpers/pg.js';
-import type { FleetRow } from '../../src/hub/api/fleet.js';
-import type { LogEntry } from '../../src/hub/api/logs.js';
+import type { FleetRow, LogEntry } from '../../src/hub/api/types.js';
 
 type Msg = { type: string; rows?: FleetRow[]; entries?: LogEntry[]; app?: string; topics?: string[] };
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hubFor, getJson, store, logLine } from './fixtures.js';
-import { parseLogQuery, searchLogs, type LogSearchResult } from '../../src/hub/api/logs.js';
+import { parseLogQuery, searchLogs } from '../../src/hub/api/logs.js';
+import type { LogSearchResult } from '../../src/hub/api/types.js';
 import { loadPg } from '../../src/db/pg.js';
 
 const BASE = Date.parse('2030-03-01T12:00:00Z');

@@ -1,6 +1,8 @@
 // Shared by the tailer tests and bench/tailer.ts: a tailer driven through createTailer's contract with a
 // collecting context, a writer of numbered lines, the real logrotate, and bounded waits.
 
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -207,4 +209,37 @@ export function delivery(records: LogRecord[], written: number): Delivery {
   const missing: number[] = [];
   for (let n = 1; n <= written; n++) if (!seen.has(n)) missing.push(n);
   return { received: records.length, duplicates, outOfOrder, missing };
+}
+
+/** A scratch directory removed after the test. */
+export function scratchDir(t: TestContext): string {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  return dir;
+}
+
+/** A scratch directory with one log file and a LineWriter on it, both cleaned up after the test. */
+export function logFixture(t: TestContext, name = 'app.log'): { dir: string; file: string; writer: LineWriter } {
+  const dir = scratchDir(t);
+  const file = join(dir, name);
+  const writer = new LineWriter(file);
+  t.after(() => writer.close());
+  return { dir, file, writer };
+}
+
+/** A tailer on `files`, stopped after the test. */
+export async function tailing(t: TestContext, files: string[], options: Parameters<typeof startTailer>[1] = {}): Promise<RunningTailer> {
+  const run = await startTailer(files, options);
+  t.after(() => run.stop());
+  return run;
+}
+
+/**
+ * Waits for `count` lines, lets a little more time pass (nothing more may come), and checks that they
+ * are exactly the numbered lines first … first + count - 1, in order.
+ */
+export async function expectLines(run: RunningTailer, first: number, count: number, what: string, settleMs = 100, message?: string): Promise<void> {
+  await waitFor(() => run.records().length >= count, 3000, what);
+  await sleep(settleMs);
+  assert.deepEqual(run.records().map(numberOf), Array.from({ length: count }, (_, i) => first + i), message);
 }

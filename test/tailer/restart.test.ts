@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineWriter, delivery, hasLogrotate, logrotate, numberOf, sleep, startTailer, tempDir, waitFor } from './harness.js';
+import { delivery, expectLines, hasLogrotate, LineWriter, logFixture, logrotate, numberOf, sleep, startTailer, tailing, tempDir, waitFor } from './harness.js';
 import type { FileCheckpoint } from '../../src/supervisor/messages.js';
 
 const haveLogrotate = await hasLogrotate();
@@ -18,11 +18,7 @@ async function readThenStop(file: string, count: number): Promise<FileCheckpoint
 }
 
 test('rotation while stopped: the old file\'s unread tail comes first, then the new file from 0, even when the new file is larger than the offset', needsLogrotate, async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(100);
   const checkpoint = await readThenStop(file, 100);
   writer.write(50); // 101..150: the old file's unread tail
@@ -30,21 +26,13 @@ test('rotation while stopped: the old file\'s unread tail comes first, then the 
   writer.reopen();
   writer.write(300); // 151..450: the new file is already larger than the stored offset
   assert.ok(statSync(file).size > checkpoint.offset);
-  const run = await startTailer([file], { checkpoints: [checkpoint] });
-  t.after(() => run.stop());
-  await waitFor(() => run.records().length >= 350, 3000, 'the remaining 350 lines');
-  await sleep(100);
-  const numbers = run.records().map(numberOf);
-  assert.deepEqual(numbers, Array.from({ length: 350 }, (_, i) => 101 + i));
+  const run = await tailing(t, [file], { checkpoints: [checkpoint] });
+  await expectLines(run, 101, 350, 'the remaining 350 lines');
   assert.equal(run.events.length, 0);
 });
 
 test('two rotations while stopped, dateext names: found by identity among the siblings, middle file included', needsLogrotate, async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(100);
   const checkpoint = await readThenStop(file, 100);
   const directives = ['rotate 5', 'create', 'nocompress', 'dateext', 'dateformat -%Y%m%d-%s'];
@@ -57,40 +45,26 @@ test('two rotations while stopped, dateext names: found by identity among the si
   writer.reopen();
   writer.write(40);
   assert.equal(readdirSync(dir).filter((n) => n.startsWith('app.log-')).length, 2);
-  const run = await startTailer([file], { checkpoints: [checkpoint] });
-  t.after(() => run.stop());
-  await waitFor(() => run.records().length >= 90, 3000, 'the remaining 90 lines');
-  await sleep(100);
-  assert.deepEqual(run.records().map(numberOf), Array.from({ length: 90 }, (_, i) => 101 + i));
+  const run = await tailing(t, [file], { checkpoints: [checkpoint] });
+  await expectLines(run, 101, 90, 'the remaining 90 lines');
 });
 
 test('copytruncate while stopped: the unread tail is read from the copy, then the file from 0, and it is reported', needsLogrotate, async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(100);
   const checkpoint = await readThenStop(file, 100);
   writer.write(50);
   await logrotate(dir, file, ['rotate 5', 'copytruncate', 'nocompress']);
   writer.write(200);
-  const run = await startTailer([file], { checkpoints: [checkpoint] });
-  t.after(() => run.stop());
-  await waitFor(() => run.records().length >= 250, 3000, 'the remaining 250 lines');
-  await sleep(100);
-  assert.deepEqual(run.records().map(numberOf), Array.from({ length: 250 }, (_, i) => 101 + i));
+  const run = await tailing(t, [file], { checkpoints: [checkpoint] });
+  await expectLines(run, 101, 250, 'the remaining 250 lines');
   assert.equal(run.events.length, 1);
   assert.equal(run.events[0]!.detail.reason, 'truncated_while_stopped');
   assert.equal(run.events[0]!.detail.recoveredFrom, `${file}.1`);
 });
 
 test('the checkpointed file is gone (compressed at rotation): reported, the new file read from 0, .gz skipped', needsLogrotate, async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(100);
   const checkpoint = await readThenStop(file, 100);
   writer.write(50); // lost: only in app.log.1.gz
@@ -98,22 +72,15 @@ test('the checkpointed file is gone (compressed at rotation): reported, the new 
   assert.ok(readdirSync(dir).includes('app.log.1.gz'));
   writer.reopen();
   writer.write(10);
-  const run = await startTailer([file], { checkpoints: [checkpoint] });
-  t.after(() => run.stop());
-  await waitFor(() => run.records().length >= 10, 3000, 'the new file');
-  await sleep(150);
-  assert.deepEqual(run.records().map(numberOf), Array.from({ length: 10 }, (_, i) => 151 + i));
+  const run = await tailing(t, [file], { checkpoints: [checkpoint] });
+  await expectLines(run, 151, 10, 'the new file', 150);
   assert.equal(run.events.length, 1);
   assert.equal(run.events[0]!.kind, 'lines_possibly_lost');
   assert.equal(run.events[0]!.detail.reason, 'checkpointed_file_not_found');
 });
 
 test('same inode with other content (inode reuse) is not mistaken for the checkpointed file', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(100);
   const checkpoint = await readThenStop(file, 100);
   // Same device and inode, other first bytes, and longer than the stored offset.
@@ -121,12 +88,8 @@ test('same inode with other content (inode reuse) is not mistaken for the checkp
   writer.next = 5000;
   writer.write(200);
   assert.equal(statSync(file).ino, checkpoint.identity!.ino);
-  const run = await startTailer([file], { checkpoints: [checkpoint] });
-  t.after(() => run.stop());
-  await waitFor(() => run.records().length >= 200, 3000, 'the new content');
-  await sleep(100);
-  const numbers = run.records().map(numberOf);
-  assert.deepEqual(numbers, Array.from({ length: 200 }, (_, i) => 5000 + i), 'read from 0, no garbled line');
+  const run = await tailing(t, [file], { checkpoints: [checkpoint] });
+  await expectLines(run, 5000, 200, 'the new content', 100, 'read from 0, no garbled line');
   assert.equal(run.events[0]!.detail.reason, 'truncated_while_stopped');
 });
 
@@ -144,20 +107,13 @@ test('a deleted and re-created file is read from 0 even if its inode number is r
   writer.next = 7000;
   writer.write(150);
   t.diagnostic(`inode reused: ${statSync(file).ino === checkpoint.identity!.ino}`);
-  const run = await startTailer([file], { checkpoints: [checkpoint] });
-  t.after(() => run.stop());
-  await waitFor(() => run.records().length >= 150, 3000, 'the new file');
-  await sleep(100);
-  assert.deepEqual(run.records().map(numberOf), Array.from({ length: 150 }, (_, i) => 7000 + i));
+  const run = await tailing(t, [file], { checkpoints: [checkpoint] });
+  await expectLines(run, 7000, 150, 'the new file');
   assert.equal(run.events.length, 1);
 });
 
 test('restarting from any checkpoint emitted across rotations delivers exactly the lines after it', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   const first = await startTailer([file], { maxBatchRecords: 40 });
   // Three generations of the file: app.log.2, app.log.1, app.log (renames by hand).
   writer.write(100);

@@ -1,20 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync, truncateSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { LineWriter, delivery, hasLogrotate, numberedLine, logrotate, sleep, startTailer, tempDir, waitFor } from './harness.js';
+import { delivery, hasLogrotate, LineWriter, logFixture, logrotate, numberedLine, sleep, tailing, waitFor } from './harness.js';
 
 const haveLogrotate = await hasLogrotate();
 const needsLogrotate = haveLogrotate ? {} : { skip: 'the logrotate binary is not installed (apt-get install logrotate)' };
 
 test('logrotate create: the old file is drained while the app keeps writing to it, then the new one is followed (fs.watch on)', needsLogrotate, async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
-  const run = await startTailer([file], { watch: true, pollMs: 1000 });
-  t.after(() => run.stop());
+  const { dir, file, writer } = logFixture(t);
+  const run = await tailing(t, [file], { watch: true, pollMs: 1000 });
   writer.start(5, 5); // about 1,000 lines/s
   await sleep(300);
   await logrotate(dir, file, ['rotate 5', 'create', 'missingok', 'nocompress']);
@@ -32,14 +26,9 @@ test('logrotate create: the old file is drained while the app keeps writing to i
 });
 
 test('logrotate copytruncate: truncation is detected, the unread tail is read from the copy, and losses are reported', needsLogrotate, async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   // A slow poll: without the copy, every line since the last poll would be lost.
-  const run = await startTailer([file], { pollMs: 500 });
-  t.after(() => run.stop());
+  const run = await tailing(t, [file], { pollMs: 500 });
   writer.start(5, 5);
   await sleep(300);
   await logrotate(dir, file, ['rotate 5', 'copytruncate', 'missingok', 'nocompress']);
@@ -64,14 +53,9 @@ test('logrotate copytruncate: truncation is detected, the unread tail is read fr
 });
 
 test('two logrotate rotations between two polls: the middle file is not lost', needsLogrotate, async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(50);
-  const run = await startTailer([file], { pollMs: 1000, watch: false });
-  t.after(() => run.stop());
+  const run = await tailing(t, [file], { pollMs: 1000, watch: false });
   await waitFor(() => run.records().length >= 50);
   // All of this happens well within one poll period.
   writer.write(50);
@@ -87,13 +71,8 @@ test('two logrotate rotations between two polls: the middle file is not lost', n
 });
 
 test('a file renamed away and re-created 3 s later: the old one is drained, then the new one is followed', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
-  const run = await startTailer([file]);
-  t.after(() => run.stop());
+  const { dir, file, writer } = logFixture(t);
+  const run = await tailing(t, [file]);
   writer.start(2, 10);
   await sleep(200);
   renameSync(file, `${file}.1`);
@@ -108,14 +87,9 @@ test('a file renamed away and re-created 3 s later: the old one is drained, then
 });
 
 test('truncation in place without a copy: reading restarts at 0 and the unread bytes are reported', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(100);
-  const run = await startTailer([file]);
-  t.after(() => run.stop());
+  const run = await tailing(t, [file]);
   await waitFor(() => run.records().length >= 100);
   run.tailer.handle({ type: 'PAUSE_TAILING', reason: 'test' });
   writer.write(50); // 101..150: seen by the poll, never read
@@ -138,14 +112,9 @@ test('truncation in place without a copy: reading restarts at 0 and the unread b
 });
 
 test('truncated and regrown past the old offset between two polls: noticed by the fingerprint', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(100);
-  const run = await startTailer([file], { pollMs: 1500, watch: false });
-  t.after(() => run.stop());
+  const run = await tailing(t, [file], { pollMs: 1500, watch: false });
   await waitFor(() => run.records().length >= 100);
   truncateSync(file, 0);
   writer.write(200); // larger than before: the size alone would not tell
@@ -156,14 +125,9 @@ test('truncated and regrown past the old offset between two polls: noticed by th
 });
 
 test('a rotated file the app keeps writing to is left only after it has been idle', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const file = join(dir, 'app.log');
-  const writer = new LineWriter(file);
-  t.after(() => writer.close());
+  const { dir, file, writer } = logFixture(t);
   writer.write(10);
-  const run = await startTailer([file], { rotationIdleMs: 400 });
-  t.after(() => run.stop());
+  const run = await tailing(t, [file], { rotationIdleMs: 400 });
   await waitFor(() => run.records().length >= 10);
   renameSync(file, `${file}.1`);
   const newFile = new LineWriter(file); // a second writer: lines for the new file, numbered apart

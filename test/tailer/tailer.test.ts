@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineWriter, agentConfig, delivery, numberedLine, sleep, startTailer, tempDir, waitFor } from './harness.js';
+import { agentConfig, delivery, LineWriter, numberedLine, scratchDir, sleep, startTailer, tailing, waitFor } from './harness.js';
 import { createTailerWith } from '../../src/workers/tailer/tailer.js';
 
 function assertCheckpointsOnLineBoundaries(file: string, offsets: number[]): void {
@@ -13,14 +13,12 @@ function assertCheckpointsOnLineBoundaries(file: string, offsets: number[]): voi
 }
 
 test('reads an existing file from the start in bounded batches with checkpoints at line boundaries', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   const writer = new LineWriter(file);
   t.after(() => writer.close());
   writer.write(2500);
-  const run = await startTailer([file], { maxBatchRecords: 1000, maxBatchBytes: 256 * 1024 });
-  t.after(() => run.stop());
+  const run = await tailing(t, [file], { maxBatchRecords: 1000, maxBatchBytes: 256 * 1024 });
   await waitFor(() => run.records().length >= 2500, 5000, '2500 lines');
   const d = delivery(run.records(), writer.written);
   assert.deepEqual(d, { received: 2500, duplicates: [], outOfOrder: 0, missing: [] });
@@ -35,11 +33,9 @@ test('reads an existing file from the start in bounded batches with checkpoints 
 });
 
 test('waits for a missing file (and directory) and picks it up when it appears', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'later', 'app.log');
-  const run = await startTailer([file]);
-  t.after(() => run.stop());
+  const run = await tailing(t, [file]);
   await sleep(200);
   assert.equal(run.records().length, 0);
   mkdirSync(join(dir, 'later'));
@@ -51,12 +47,10 @@ test('waits for a missing file (and directory) and picks it up when it appears',
 });
 
 test('a last line without newline waits for its newline', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   writeFileSync(file, 'first line\nsecond li');
-  const run = await startTailer([file]);
-  t.after(() => run.stop());
+  const run = await tailing(t, [file]);
   await waitFor(() => run.records().length >= 1);
   await sleep(200);
   assert.deepEqual(run.records().map((r) => r.message), ['first line']);
@@ -68,12 +62,10 @@ test('a last line without newline waits for its newline', async (t) => {
 });
 
 test('a last line without newline is handed over after a long idle, with a correct offset', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   writeFileSync(file, 'complete\nno newline ever');
-  const run = await startTailer([file], { flushPartialAfterMs: 300 });
-  t.after(() => run.stop());
+  const run = await tailing(t, [file], { flushPartialAfterMs: 300 });
   await waitFor(() => run.records().length >= 2, 3000, 'the flushed partial line');
   const partial = run.records()[1]!;
   assert.equal(partial.message, 'no newline ever');
@@ -85,16 +77,14 @@ test('a last line without newline is handed over after a long idle, with a corre
 });
 
 test('stops reading when the uncommitted window is full and goes on after COMMITTED', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   const writer = new LineWriter(file);
   t.after(() => writer.close());
   writer.write(2000); // ~330 KB
   const windowBytes = 32 * 1024;
   const chunkBytes = 8 * 1024;
-  const run = await startTailer([file], { autoCommit: false, windowBytes, chunkBytes, maxBatchBytes: 16 * 1024 });
-  t.after(() => run.stop());
+  const run = await tailing(t, [file], { autoCommit: false, windowBytes, chunkBytes, maxBatchBytes: 16 * 1024 });
   await waitFor(() => run.uncommittedBytes() >= windowBytes, 3000, 'a full window');
   await sleep(200);
   const sentWhileFull = run.uncommittedBytes();
@@ -109,14 +99,12 @@ test('stops reading when the uncommitted window is full and goes on after COMMIT
 });
 
 test('PAUSE_TAILING stops reading and RESUME_TAILING resumes it', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   const writer = new LineWriter(file);
   t.after(() => writer.close());
   writer.write(5);
-  const run = await startTailer([file]);
-  t.after(() => run.stop());
+  const run = await tailing(t, [file]);
   await waitFor(() => run.records().length >= 5);
   run.tailer.handle({ type: 'PAUSE_TAILING', reason: 'spool full' });
   writer.write(5);
@@ -128,8 +116,7 @@ test('PAUSE_TAILING stops reading and RESUME_TAILING resumes it', async (t) => {
 });
 
 test('stop() hands over the batch in hand, resolves, and is idempotent; STOP answers STOPPED', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   const writer = new LineWriter(file);
   t.after(() => writer.close());
@@ -153,8 +140,7 @@ test('stop() hands over the batch in hand, resolves, and is idempotent; STOP ans
 });
 
 test('restarting from any emitted checkpoint delivers exactly the lines after it', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   const writer = new LineWriter(file);
   t.after(() => writer.close());
@@ -177,12 +163,10 @@ test('restarting from any emitted checkpoint delivers exactly the lines after it
 });
 
 test('over-long lines are truncated and the lines after them are intact', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   writeFileSync(file, `${numberedLine(1)}\n${'y'.repeat(300_000)}\n${numberedLine(2)}\n`);
-  const run = await startTailer([file], { maxLineBytes: 1024, chunkBytes: 16 * 1024 });
-  t.after(() => run.stop());
+  const run = await tailing(t, [file], { maxLineBytes: 1024, chunkBytes: 16 * 1024 });
   await waitFor(() => run.records().length >= 3);
   const [a, long, b] = run.records();
   assert.match(a!.message, /^n=0000001 /);
@@ -193,8 +177,7 @@ test('over-long lines are truncated and the lines after them are intact', async 
 });
 
 test('follows several files, each batch holding lines of one file', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const a = join(dir, 'a.log');
   const b = join(dir, 'b.log');
   const wa = new LineWriter(a);
@@ -202,8 +185,7 @@ test('follows several files, each batch holding lines of one file', async (t) =>
   t.after(() => { wa.close(); wb.close(); });
   wa.write(300);
   wb.write(200);
-  const run = await startTailer([a, b]);
-  t.after(() => run.stop());
+  const run = await tailing(t, [a, b]);
   await waitFor(() => run.records().length >= 500);
   for (const batch of run.batches) {
     assert.ok(batch.records.every((r) => r.sourceFile === batch.checkpoint.path));
@@ -213,19 +195,16 @@ test('follows several files, each batch holding lines of one file', async (t) =>
 });
 
 test('CRLF files are read line by line without the CR', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const file = join(dir, 'app.log');
   writeFileSync(file, 'one ERROR\r\ntwo\r\n');
-  const run = await startTailer([file]);
-  t.after(() => run.stop());
+  const run = await tailing(t, [file]);
   await waitFor(() => run.records().length >= 2);
   assert.deepEqual(run.records().map((r) => [r.message, r.level]), [['one ERROR', 'ERROR'], ['two', 'INFO']]);
 });
 
 test('stop() during start() leaves no file open', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = scratchDir(t);
   const files = Array.from({ length: 5 }, (_, i) => join(dir, `app${i}.log`));
   for (const f of files) writeFileSync(f, `${numberedLine(1)}\n`);
   const openOnDir = () => readdirSync('/proc/self/fd').filter((fd) => {

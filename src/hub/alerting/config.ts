@@ -5,9 +5,8 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Node } from 'yaml';
-import { ConfigError, ObservError, type ConfigIssue } from '../../errors.js';
-import { deepFreeze } from '../../supervisor/config.js';
+import { ConfigError, ObservError } from '../../errors.js';
+import { deepFreeze, parseYamlConfig, type PathSeg, type YamlConfigDocument } from '../../yaml-config.js';
 
 export type RuleType = 'health_check' | 'metric' | 'agent_silent' | 'log_error_rate' | 'cert_expiry';
 export type Severity = 'critical' | 'warning' | 'info';
@@ -245,14 +244,6 @@ export function loadAlertConfig(file: string, options: LoadAlertOptions = {}): A
   return parseAlertConfig(text, path, options);
 }
 
-type PathSeg = string | number;
-
-function pathString(path: PathSeg[]): string {
-  let s = '';
-  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : (s ? `.${seg}` : seg);
-  return s;
-}
-
 const TOP_KEYS = ['evaluation_interval', 'leader_poll_interval', 'reminder_interval', 'context_lines', 'default_rules', 'delivery',
   'channels', 'rules', 'maintenance'];
 const RULE_KEYS: Record<RuleType, string[]> = {
@@ -266,45 +257,12 @@ const COMMON_RULE_KEYS = ['name', 'type', 'severity', 'vps', 'app', 'channels', 
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
 export function parseAlertConfig(text: string, file: string, options: LoadAlertOptions = {}): AlertConfig {
-  const env = options.env ?? process.env;
   const warn = options.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const issues: ConfigIssue[] = [];
-  const lineAt = (offset: number | undefined) => (offset === undefined ? null : lineCounter.linePos(offset).line);
-  for (const e of doc.errors) issues.push({ file, line: lineAt(e.pos[0]), path: '(yaml)', message: e.message.split('\n')[0]! });
-  if (issues.length) throw new ConfigError(issues);
+  return parseYamlConfig(text, file, { warn }, (doc) => build(doc, options.env ?? process.env));
+}
 
-  const nodeAt = (path: PathSeg[]): Node | null => {
-    let node: unknown = doc.contents;
-    let last: Node | null = (doc.contents as Node | null) ?? null;
-    for (const seg of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === seg);
-        if (!pair) break;
-        node = pair.value ?? pair.key;
-      } else if (isSeq(node) && typeof seg === 'number') {
-        node = node.items[seg];
-      } else break;
-      if (node && typeof node === 'object' && 'range' in node) last = node as Node;
-    }
-    return last;
-  };
-  const lineOf = (path: PathSeg[]) => lineAt(nodeAt(path)?.range?.[0]);
-  const fail = (path: PathSeg[], message: string) => { issues.push({ file, line: lineOf(path), path: pathString(path), message }); };
-  const warnUnknown = (obj: Record<string, unknown>, known: string[], path: PathSeg[]) => {
-    for (const key of Object.keys(obj)) {
-      if (!known.includes(key)) warn(`${file}:${lineOf([...path, key]) ?? '?'} ${pathString([...path, key])} is not a known setting and is ignored`);
-    }
-  };
-  const expand = (value: string, path: PathSeg[]): string =>
-    value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_all, name: string, fallback: string | undefined) => {
-      const v = env[name];
-      if (v !== undefined && v !== '') return v;
-      if (fallback !== undefined) return fallback;
-      fail(path, `refers to \${${name}}, which is not set in the environment`);
-      return '';
-    });
+function build({ file, root: parsed, issues, fail, lineOf, warnUnknown, expand: expandVars }: YamlConfigDocument, env: NodeJS.ProcessEnv): AlertConfig {
+  const expand = (value: string, path: PathSeg[]): string => expandVars(value, path, env);
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   const given = (obj: Record<string, unknown>, key: string) => obj[key] !== undefined && obj[key] !== null;
 
@@ -351,8 +309,7 @@ export function parseAlertConfig(text: string, file: string, options: LoadAlertO
     return value;
   };
 
-  let root = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  if (root === null || root === undefined) root = {};
+  const root = parsed ?? {};
   if (!isObj(root)) { fail([], 'the file must be a mapping (channels:, rules:, maintenance:)'); throw new ConfigError(issues); }
   warnUnknown(root, TOP_KEYS, []);
 
@@ -560,6 +517,5 @@ export function parseAlertConfig(text: string, file: string, options: LoadAlertO
     });
   }
 
-  if (issues.length) throw new ConfigError(issues);
   return deepFreeze({ file, evaluationIntervalMs, leaderPollMs, contextLines, delivery, channels, rules, maintenance });
 }

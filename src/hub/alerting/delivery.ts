@@ -10,11 +10,10 @@
 // A later notification for the same alert and channel waits for the earlier one (resolved never
 // overtakes firing).
 
-import type { PgPool } from '../../db/pg.js';
+import { inTransaction, type PgPool } from '../../db/pg.js';
 import type { AlertConfig } from './config.js';
 import type { ChannelSender } from './channels.js';
 import type { Notification } from './render.js';
-import { inTransaction } from './tx.js';
 
 export interface DeliveryStats {
   attempts: number;

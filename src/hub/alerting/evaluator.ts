@@ -9,14 +9,13 @@
 // its round while the new one starts) harmless: the second sees the first's result and has nothing
 // left to do, so no event and no notification is ever produced twice.
 
-import type { PgClient, PgPool } from '../../db/pg.js';
+import { inTransaction, type PgClient, type PgPool } from '../../db/pg.js';
 import type { AlertConfig, AlertRule } from './config.js';
 import { ALERT_DEFAULTS } from './config.js';
 import { absentVerdict, keyString, type AlertKey, type Observation } from './judge.js';
 import { mutedBy } from './maintenance.js';
 import { errorLinesBefore, hostAt, observe } from './queries.js';
 import { dashboardLink, type IncidentContext, type Notification } from './render.js';
-import { inTransaction } from './tx.js';
 import { NEVER_ACTIVE, step, type PlannedEvent, type StoredState, type EventKind } from './state-machine.js';
 
 export interface EvaluationReport {

@@ -18,19 +18,20 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { PgPool } from '../../db/pg.js';
+import { inTransaction, type PgPool } from '../../db/pg.js';
 import { ObservError } from '../../errors.js';
 import { defaultAlertConfig, loadAlertConfig, type AlertConfig } from './config.js';
 import { ChannelSender } from './channels.js';
 import { Deliverer, type DeliveryStats } from './delivery.js';
 import { evaluateOnce, type EvaluationReport } from './evaluator.js';
+import { AlertApiError, testChannel } from './api.js';
+import type { ChannelTestResult } from '../api/types.js';
 import { Leadership } from './leader.js';
-import { inTransaction } from './tx.js';
 
 export { loadAlertConfig, parseAlertConfig, defaultAlertConfig, DEFAULT_RULES } from './config.js';
 export type { AlertConfig, AlertRule, Channel, MaintenanceWindow } from './config.js';
-export { alertsApi, parseEventQuery, AlertApiError } from './api.js';
-export type { AlertsApi, AlertEventQuery } from './api.js';
+export { alertsApi, parseEventQuery, parseAlertsQuery, parseAckBody, AlertApiError } from './api.js';
+export type { AlertsApi, AlertEventQuery, AlertsQuery } from './api.js';
 
 export type AlertLog = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
 
@@ -65,6 +66,8 @@ export interface AlertingStatus {
 export interface Alerting {
   stop(): Promise<void>;
   status(): AlertingStatus;
+  /** Sends a test notification over a configured channel from this hub (POST /api/alert-channels/:name/test). */
+  testChannel(name: string, by: string): Promise<ChannelTestResult>;
 }
 
 export async function startAlerting(options: AlertingOptions): Promise<Alerting> {
@@ -166,6 +169,10 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
         await sender.close();
       })();
       return stopping;
+    },
+    testChannel(name, by) {
+      if (stopped) return Promise.reject(new AlertApiError('409 Conflict', 'alerting has stopped on this hub'));
+      return testChannel(config, sender, name, by, options.dashboardUrl);
     },
     status(): AlertingStatus {
       return {

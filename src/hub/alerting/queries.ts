@@ -2,8 +2,7 @@
 // (vps_name, app_name, timestamp DESC) with a LIMIT, driven by agent_checkpoints (one row per
 // agent), so an evaluation costs O(agents) small index scans whatever the size of the tables.
 
-import type { PgClient, PgPool } from '../../db/pg.js';
-import { inTransaction } from './tx.js';
+import { inTransaction, type PgClient, type PgPool } from '../../db/pg.js';
 
 /** A pool or a client inside a transaction. */
 export type Queryable = Pick<PgClient, 'query'>;

@@ -28,7 +28,8 @@ export interface IncidentContext {
 }
 
 export interface Notification {
-  kind: 'firing' | 'resolved' | 'reminder';
+  /** 'test': a test notification sent from the dashboard (POST /api/alert-channels/:name/test). */
+  kind: 'firing' | 'resolved' | 'reminder' | 'test';
   /** Stable per notification and channel; receivers may deduplicate on it. */
   idempotencyKey: string;
   alertId: number;
@@ -68,7 +69,7 @@ function firingLine(n: Notification): string | null {
   return `Was firing for ${formatDuration(ms)} (since ${n.firingSince})`;
 }
 
-const LABEL: Record<Notification['kind'], string> = { firing: 'FIRING', resolved: 'RESOLVED', reminder: 'STILL FIRING' };
+const LABEL: Record<Notification['kind'], string> = { firing: 'FIRING', resolved: 'RESOLVED', reminder: 'STILL FIRING', test: 'TEST' };
 
 export function title(n: Notification): string {
   const where = n.app ? `${n.vps}/${n.app}` : n.vps;

@@ -2,34 +2,8 @@
 // The latest result per health-check URL is taken from the agent's newest 500 results of the last day
 // (an index walk, not a day of rows per agent): a URL checked less than once per 500 results is missed.
 import type { PgPool } from '../../db/pg.js';
+import type { FleetCheck, FleetRow } from './types.js';
 
-export interface FleetCheck {
-  url: string;
-  success: boolean;
-  statusCode: number | null;
-  responseTimeMs: number | null;
-  errorMessage: string | null;
-  timestamp: string;
-}
-
-export interface FleetRow {
-  vps: string;
-  app: string;
-  lastSeen: string;
-  collectionInterval: number | null;
-  stale: boolean;
-  status: 'up' | 'down' | 'stale' | 'unknown';
-  metricsAt: string | null;
-  cpuPercent: number | null;
-  memoryPercent: number | null;
-  memoryMb: number | null;
-  diskPercent: number | null;
-  diskGb: number | null;
-  loadAvg1m: number | null;
-  loadAvg5m: number | null;
-  loadAvg15m: number | null;
-  checks: FleetCheck[];
-}
 
 const FLEET_SQL = `
 SELECT c.vps_name, c.app_name, c.updated_at, c.collection_interval,

@@ -2,58 +2,16 @@
 // latency (avg, p95, max) per bucket, uptime percent over the range, and the recent failures
 // themselves (to mark them on the chart). Same raw/hourly policy as /api/metrics.
 import type { PgPool } from '../../db/pg.js';
-import { bucketSeconds, intParam, optionalName, rejectUnknown, requiredName, timeRange, type TimeRange } from './params.js';
-import { MAX_POINTS, RAW_MAX_RANGE_MS, rollupColumns } from './metrics.js';
+import { optionalName } from './params.js';
+import { parseSeriesQuery, planSeries, type SeriesQuery } from './series.js';
+import type { HealthResult, HealthSeries } from './types.js';
 
-export interface HealthQuery extends TimeRange {
-  vps: string;
-  app: string;
+export interface HealthQuery extends SeriesQuery {
   url: string | null;
-  step: number | null;
-}
-
-export interface HealthSeries {
-  url: string;
-  checks: number;
-  failures: number;
-  uptimePercent: number | null;
-  t: number[];
-  checksPerBucket: number[];
-  failuresPerBucket: number[];
-  latencyAvg: (number | null)[];
-  latencyP95: (number | null)[];
-  latencyMax: (number | null)[];
-}
-
-export interface HealthFailure {
-  timestamp: string;
-  url: string;
-  statusCode: number | null;
-  responseTimeMs: number | null;
-  errorMessage: string | null;
-}
-
-export interface HealthResult {
-  vps: string;
-  app: string;
-  from: string;
-  to: string;
-  source: 'raw' | 'hourly';
-  stepSeconds: number;
-  urls: HealthSeries[];
-  /** The newest failures in the range (at most 200), always from raw rows. */
-  failures: HealthFailure[];
 }
 
 export function parseHealthQuery(query: URLSearchParams): HealthQuery {
-  rejectUnknown(query, ['vps', 'app', 'url', 'from', 'to', 'step']);
-  return {
-    vps: requiredName(query, 'vps'),
-    app: requiredName(query, 'app'),
-    url: optionalName(query, 'url'),
-    ...timeRange(query, 86_400_000),
-    step: intParam(query, 'step', 1, 31 * 86_400, null),
-  };
+  return { ...parseSeriesQuery(query, ['url'], 86_400_000), url: optionalName(query, 'url') };
 }
 
 const RAW_SQL = `
@@ -86,16 +44,11 @@ SELECT timestamp, url, status_code, response_time_ms, error_message
 const HOURLY_NEEDS = ['bucket', 'url', 'checks', 'failures', 'latency_avg', 'latency_p95', 'latency_max'];
 
 export async function queryHealth(pool: PgPool, q: HealthQuery): Promise<HealthResult> {
-  let source: 'raw' | 'hourly' = 'raw';
-  if (q.to.getTime() - q.from.getTime() > RAW_MAX_RANGE_MS) {
-    const columns = await rollupColumns(pool, 'health_checks_hourly');
-    if (HOURLY_NEEDS.every((c) => columns.has(c))) source = 'hourly';
-  }
-  const step = bucketSeconds(q, q.step, MAX_POINTS, source === 'hourly' ? 3600 : 1);
+  const { header } = await planSeries(pool, q, 'health_checks_hourly', HOURLY_NEEDS);
   const params = [q.vps, q.app, q.url, q.from, q.to];
   const [buckets, failures] = await Promise.all([
     pool.query<{ url: string; t: string; checks: number; failures: number; lat_avg: number | null; lat_p95: number | null; lat_max: number | null }>(
-      source === 'raw' ? RAW_SQL : HOURLY_SQL, [...params, step]),
+      header.source === 'raw' ? RAW_SQL : HOURLY_SQL, [...params, header.stepSeconds]),
     pool.query<{ timestamp: Date; url: string; status_code: number | null; response_time_ms: number | null; error_message: string | null }>(FAILURES_SQL, params),
   ]);
   const byUrl = new Map<string, HealthSeries>();
@@ -116,7 +69,7 @@ export async function queryHealth(pool: PgPool, q: HealthQuery): Promise<HealthR
   }
   for (const s of byUrl.values()) s.uptimePercent = s.checks ? Math.round(10_000 * (1 - s.failures / s.checks)) / 100 : null;
   return {
-    vps: q.vps, app: q.app, from: q.from.toISOString(), to: q.to.toISOString(), source, stepSeconds: step,
+    ...header,
     urls: [...byUrl.values()],
     failures: failures.rows.map((f) => ({
       timestamp: f.timestamp.toISOString(), url: f.url, statusCode: f.status_code, responseTimeMs: f.response_time_ms, errorMessage: f.error_message,

@@ -17,6 +17,7 @@
 // read-only transaction.
 import type { PgPool, PgClient } from '../../db/pg.js';
 import { BadRequest, intParam, optionalName, parseTime, rejectUnknown } from './params.js';
+import type { LogEntry, LogSearchResult } from './types.js';
 
 /** Thresholds of the plan choice (tests change them to exercise every path on small data). */
 export interface LogSearchTuning {
@@ -46,32 +47,6 @@ export interface LogQuery {
   context: { key: string; value: string; alternatives: string[] }[];
   cursor: { ts: string; id: string } | null;
   limit: number;
-}
-
-export interface LogEntry {
-  id: string;
-  timestamp: string;
-  vps: string;
-  app: string;
-  level: string;
-  logger: string | null;
-  message: string;
-  context: Record<string, unknown> | null;
-  exception: Record<string, unknown> | null;
-  flags: string[] | null;
-  sourceFile: string | null;
-  raw: string | null;
-}
-
-export interface LogSearchResult {
-  entries: LogEntry[];
-  nextCursor: string | null;
-  /** How the query ran (for the curious and for bench/log-search.ts). */
-  /** True when the time budget ran out before the page filled: nextCursor continues below searchedBackTo. */
-  partial: boolean;
-  searchedBackTo: string | null;
-  /** How the query ran (for the curious and for bench/log-search.ts). */
-  plan: { strategy: 'bitmap' | 'walk' | 'walk+bitmap'; estimatedRows: number; estimatedMatches: number; walkLimit: number | null; slices: number; tsquery: string | null };
 }
 
 const CTX_PREFIX = 'ctx.';

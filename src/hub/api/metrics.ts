@@ -2,10 +2,8 @@
 // MAX_POINTS buckets (avg and max per bucket), from raw samples for ranges up to 7 days and from the
 // hourly rollup table beyond (when it exists). The result is columnar, the shape uPlot draws.
 import type { PgPool } from '../../db/pg.js';
-import { bucketSeconds, intParam, rejectUnknown, requiredName, timeRange, type TimeRange } from './params.js';
-
-export const MAX_POINTS = 1000;
-export const RAW_MAX_RANGE_MS = 7 * 86_400_000;
+import { parseSeriesQuery, planSeries, type SeriesQuery } from './series.js';
+import type { MetricKey, MetricsResult } from './types.js';
 
 /** Series the API knows, with their raw column and their rollup columns. Fixed: SQL is built only from this list. */
 export const METRIC_SERIES = [
@@ -21,70 +19,20 @@ export const METRIC_SERIES = [
   { key: 'netTxBps', raw: 'net_tx_bps', avg: 'net_tx_avg', max: 'net_tx_max' },
   { key: 'diskReadBps', raw: 'disk_read_bps', avg: 'disk_read_avg', max: 'disk_read_max' },
   { key: 'diskWriteBps', raw: 'disk_write_bps', avg: 'disk_write_avg', max: 'disk_write_max' },
-] as const;
+] as const satisfies readonly { key: MetricKey; raw: string; avg: string; max: string }[];
 
-export type MetricKey = (typeof METRIC_SERIES)[number]['key'];
-
-export interface MetricsResult {
-  vps: string;
-  app: string;
-  from: string;
-  to: string;
-  source: 'raw' | 'hourly';
-  stepSeconds: number;
-  /** Bucket starts, epoch seconds. */
-  t: number[];
-  samples: number[];
-  series: Partial<Record<MetricKey, { avg: (number | null)[]; max: (number | null)[] }>>;
-}
-
-export interface MetricsQuery extends TimeRange {
-  vps: string;
-  app: string;
-  step: number | null;
-}
+export type MetricsQuery = SeriesQuery;
 
 export function parseMetricsQuery(query: URLSearchParams): MetricsQuery {
-  rejectUnknown(query, ['vps', 'app', 'from', 'to', 'step']);
-  return {
-    vps: requiredName(query, 'vps'),
-    app: requiredName(query, 'app'),
-    ...timeRange(query, 3_600_000),
-    step: intParam(query, 'step', 1, 31 * 86_400, null),
-  };
-}
-
-/** Columns of a rollup table, cached for a minute (empty when the table does not exist). */
-const columnCache = new WeakMap<PgPool, Map<string, { at: number; columns: Set<string> }>>();
-
-export async function rollupColumns(pool: PgPool, table: 'vps_metrics_hourly' | 'health_checks_hourly'): Promise<Set<string>> {
-  let perPool = columnCache.get(pool);
-  if (!perPool) columnCache.set(pool, perPool = new Map());
-  const hit = perPool.get(table);
-  if (hit && Date.now() - hit.at < 60_000) return hit.columns;
-  const r = await pool.query<{ attname: string }>(
-    `SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, [table]);
-  const columns = new Set(r.rows.map((row) => row.attname));
-  perPool.set(table, { at: Date.now(), columns });
-  return columns;
-}
-
-/**
- * Where a range is read from: raw samples up to 7 days, the hourly rollup beyond when it exists.
- * Isolated on purpose: the one place that knows the rollup policy.
- */
-export async function chooseMetricsSource(pool: PgPool, range: TimeRange): Promise<{ source: 'raw' } | { source: 'hourly'; columns: Set<string> }> {
-  if (range.to.getTime() - range.from.getTime() <= RAW_MAX_RANGE_MS) return { source: 'raw' };
-  const columns = await rollupColumns(pool, 'vps_metrics_hourly');
-  return columns.has('bucket') && columns.has('samples') ? { source: 'hourly', columns } : { source: 'raw' };
+  return parseSeriesQuery(query, [], 3_600_000);
 }
 
 export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<MetricsResult> {
-  const choice = await chooseMetricsSource(pool, q);
-  const step = bucketSeconds(q, q.step, MAX_POINTS, choice.source === 'hourly' ? 3600 : 1);
+  const { header, columns } = await planSeries(pool, q, 'vps_metrics_hourly', ['bucket', 'samples']);
+  const step = header.stepSeconds;
   let sql: string;
   let present: (typeof METRIC_SERIES)[number][];
-  if (choice.source === 'raw') {
+  if (header.source === 'raw') {
     present = [...METRIC_SERIES];
     sql = `SELECT extract(epoch FROM date_bin(make_interval(secs => $5), timestamp, timestamptz 'epoch'))::bigint AS t, count(*)::int AS samples,
                   ${present.map((s, i) => `avg(${s.raw})::float8 AS a${i}, max(${s.raw})::float8 AS m${i}`).join(', ')}
@@ -93,7 +41,7 @@ export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<Metri
             GROUP BY 1 ORDER BY 1`;
   } else {
     // A rollup table from a later or earlier migration may lack some series: use what is there.
-    present = METRIC_SERIES.filter((s) => choice.columns.has(s.avg) && choice.columns.has(s.max));
+    present = METRIC_SERIES.filter((s) => columns.has(s.avg) && columns.has(s.max));
     sql = `SELECT extract(epoch FROM date_bin(make_interval(secs => $5), bucket, timestamptz 'epoch'))::bigint AS t, sum(samples)::int AS samples,
                   ${present.map((s, i) => `(sum(${s.avg} * samples) / nullif(sum(samples) FILTER (WHERE ${s.avg} IS NOT NULL), 0))::float8 AS a${i}, max(${s.max})::float8 AS m${i}`).join(', ')}
              FROM vps_metrics_hourly
@@ -106,8 +54,7 @@ export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<Metri
     series[s.key] = { avg: r.rows.map((row) => row[`a${i}`] ?? null), max: r.rows.map((row) => row[`m${i}`] ?? null) };
   });
   return {
-    vps: q.vps, app: q.app, from: q.from.toISOString(), to: q.to.toISOString(),
-    source: choice.source, stepSeconds: step,
+    ...header,
     t: r.rows.map((row) => Number(row.t)),
     samples: r.rows.map((row) => row.samples),
     series,

@@ -1,4 +1,5 @@
 // JSON API access. A 401 means the hub wants a login: the app shows the login form.
+import type { SessionState } from './types.js';
 
 export class AuthRequired extends Error {
   constructor() { super('log in to continue'); this.name = 'AuthRequired'; }
@@ -20,14 +21,22 @@ export async function getJson<T>(path: string, params?: URLSearchParams): Promis
   return body as T;
 }
 
-export async function login(password: string): Promise<void> {
-  const res = await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }), credentials: 'same-origin' });
-  if (!res.ok) throw new ApiError(res.status, ((await res.json().catch(() => ({}))) as { error?: string }).error ?? `HTTP ${res.status}`);
+/** POSTs JSON; a 401 shows the login form, another error status throws ApiError with the hub's message. */
+export async function postJson<T>(path: string, body: unknown = {}): Promise<T> {
+  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' });
+  const answer = await res.json().catch(() => ({})) as { error?: string };
+  if (res.status === 401 && path !== '/api/session') { onAuthRequired(); throw new AuthRequired(); }
+  if (!res.ok) throw new ApiError(res.status, answer.error ?? `${path}: HTTP ${res.status}`);
+  return answer as T;
+}
+
+/** `name` is who the hub records for this session's actions (acknowledgements); "admin" when left empty. */
+export async function login(password: string, name = ''): Promise<void> {
+  await postJson('/api/session', name.trim() ? { password, name: name.trim() } : { password });
 }
 
 export async function logout(): Promise<void> {
   await fetch('/api/session', { method: 'DELETE', credentials: 'same-origin' });
 }
 
-export interface SessionState { authRequired: boolean; authenticated: boolean }
 export const session = () => getJson<SessionState>('/api/session');

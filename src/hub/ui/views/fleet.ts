@@ -9,6 +9,14 @@ const keyOf = (r: { vps: string; app: string }) => `${r.vps}\u0000${r.app}`;
 
 interface FiringAlert { rule: string; vps: string; app: string; subject: string; summary: string; status: string }
 
+/** "2 alerts firing: health-check-failing ×2": each rule once, however many of its subjects fire. */
+function firingText(firing: FiringAlert[]): string {
+  const perRule = new Map<string, number>();
+  for (const a of firing) perRule.set(a.rule, (perRule.get(a.rule) ?? 0) + 1);
+  const rules = [...perRule].map(([rule, n]) => (n > 1 ? `${rule} ×${n}` : rule));
+  return `${firing.length} alert${firing.length === 1 ? '' : 's'} firing: ${rules.join(', ')}`;
+}
+
 function card(r: FleetRow, firing: FiringAlert[]): HTMLElement {
   const checks = el('ul', { class: 'checks' });
   for (const c of r.checks) {
@@ -25,7 +33,7 @@ function card(r: FleetRow, firing: FiringAlert[]): HTMLElement {
       'Load', el('span'), el('span', { 'data-metric': 'load' }, `${fmt(r.loadAvg1m, 2)} ${fmt(r.loadAvg5m, 2)} ${fmt(r.loadAvg15m, 2)}`)),
     checks,
     firing.length ? el('a', { class: 'firing', href: href(['alerts']), 'data-testid': 'firing-alerts',
-      title: firing.map((a) => `${a.rule}: ${a.summary}`).join('\n') }, text(`⚠ ${firing.length} alert${firing.length === 1 ? '' : 's'} firing: ${firing.map((a) => a.rule).join(', ')}`)) : null,
+      title: firing.map((a) => `${a.rule}: ${a.subject ? `${a.subject} ` : ''}${a.summary}`).join('\n') }, text(`⚠ ${firingText(firing)}`)) : null,
     el('div', { class: 'seen', 'data-last-seen': r.lastSeen }, `last seen ${ago(r.lastSeen)}${r.stale ? ' (stale)' : ''}`));
 }
 

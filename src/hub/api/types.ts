@@ -1,0 +1,252 @@
+// The JSON the hub's API sends, as types only: the one definition shared by the server code that
+// builds these objects (src/hub/api/*, src/hub/alerting/api.ts, src/hub/live.ts) and the dashboard
+// that reads them (src/hub/ui, whose own tsconfig includes this file). No imports and no values, so
+// the dashboard's type-check and bundle never pull in server code.
+
+// ── GET /api/fleet ──────────────────────────────────────────────────────────────────────────────
+
+export interface FleetCheck {
+  url: string;
+  success: boolean;
+  statusCode: number | null;
+  responseTimeMs: number | null;
+  errorMessage: string | null;
+  timestamp: string;
+}
+
+export interface FleetRow {
+  vps: string;
+  app: string;
+  lastSeen: string;
+  collectionInterval: number | null;
+  stale: boolean;
+  status: 'up' | 'down' | 'stale' | 'unknown';
+  metricsAt: string | null;
+  cpuPercent: number | null;
+  memoryPercent: number | null;
+  memoryMb: number | null;
+  diskPercent: number | null;
+  diskGb: number | null;
+  loadAvg1m: number | null;
+  loadAvg5m: number | null;
+  loadAvg15m: number | null;
+  checks: FleetCheck[];
+}
+
+// ── GET /api/metrics, GET /api/health ───────────────────────────────────────────────────────────
+
+/** The first fields of every series result. */
+export interface SeriesHeader {
+  vps: string;
+  app: string;
+  from: string;
+  to: string;
+  source: 'raw' | 'hourly';
+  stepSeconds: number;
+}
+
+export type MetricKey = 'cpu' | 'cpuIowait' | 'memory' | 'swap' | 'disk' | 'load1' | 'load5' | 'load15' | 'netRxBps' | 'netTxBps' |
+  'diskReadBps' | 'diskWriteBps';
+
+export type Series = { avg: (number | null)[]; max: (number | null)[] };
+
+export interface MetricsResult extends SeriesHeader {
+  /** Bucket starts, epoch seconds. */
+  t: number[];
+  samples: number[];
+  series: Partial<Record<MetricKey, Series>>;
+}
+
+export interface HealthSeries {
+  url: string;
+  checks: number;
+  failures: number;
+  uptimePercent: number | null;
+  t: number[];
+  checksPerBucket: number[];
+  failuresPerBucket: number[];
+  latencyAvg: (number | null)[];
+  latencyP95: (number | null)[];
+  latencyMax: (number | null)[];
+}
+
+export interface HealthFailure {
+  timestamp: string;
+  url: string;
+  statusCode: number | null;
+  responseTimeMs: number | null;
+  errorMessage: string | null;
+}
+
+export interface HealthResult extends SeriesHeader {
+  urls: HealthSeries[];
+  /** The newest failures in the range (at most 200), always from raw rows. */
+  failures: HealthFailure[];
+}
+
+// ── GET /api/logs ───────────────────────────────────────────────────────────────────────────────
+
+export interface LogEntry {
+  id: string;
+  timestamp: string;
+  vps: string;
+  app: string;
+  level: string;
+  logger: string | null;
+  message: string;
+  context: Record<string, unknown> | null;
+  exception: Record<string, unknown> | null;
+  flags: string[] | null;
+  sourceFile: string | null;
+  raw: string | null;
+}
+
+export interface LogSearchResult {
+  entries: LogEntry[];
+  nextCursor: string | null;
+  /** True when the time budget ran out before the page filled: nextCursor continues below searchedBackTo. */
+  partial: boolean;
+  searchedBackTo: string | null;
+  /** How the query ran (for the curious and for bench/log-search.ts). */
+  plan: { strategy: 'bitmap' | 'walk' | 'walk+bitmap'; estimatedRows: number; estimatedMatches: number; walkLimit: number | null; slices: number; tsquery: string | null };
+}
+
+// ── Alerting: GET /api/alerts (= /api/alerts/open), /api/alert-events, /api/alert-rules, … ──────
+
+export type AlertStatus = 'pending' | 'firing' | 'resolved';
+export type AlertEventKind = 'pending' | 'firing' | 'resolved' | 'cleared' | 'reminder' | 'acknowledged';
+
+/** One alert (rule × vps × app × subject) and where its state machine stands. */
+export interface AlertState {
+  id: number;
+  rule: string;
+  type: string;
+  vps: string;
+  app: string;
+  /** The url or metric; '' when the rule has none. */
+  subject: string;
+  status: AlertStatus;
+  severity: string;
+  summary: string;
+  value: number | null;
+  episode: number;
+  pendingSince: string | null;
+  firingSince: string | null;
+  resolvedAt: string | null;
+  notified: boolean;
+  lastNotifiedAt: string | null;
+  acknowledgedAt: string | null;
+  /** The logged-in user's name, or "local" when the hub runs without a password on loopback. */
+  acknowledgedBy: string | null;
+  acknowledgedNote: string | null;
+  /** Episodes of this alert in the last 24 h that went pending and cleared without firing: held back, nothing sent. */
+  flaps24h: number;
+  updatedAt: string;
+}
+
+export interface AlertsResult {
+  generatedAt: string;
+  alerts: AlertState[];
+}
+
+export interface AlertNotificationStatus {
+  channel: string;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  lastError: string | null;
+  sentAt: string | null;
+}
+
+export interface AlertEvent {
+  id: number;
+  alertId: number;
+  timestamp: string;
+  kind: AlertEventKind;
+  episode: number;
+  rule: string;
+  type: string;
+  vps: string;
+  app: string;
+  subject: string;
+  severity: string;
+  summary: string;
+  value: number | null;
+  observedAt: string | null;
+  mutedBy: string | null;
+  actor: string | null;
+  context: unknown;
+  notifications: AlertNotificationStatus[];
+}
+
+export interface AlertEventsResult {
+  events: AlertEvent[];
+  /** Pass as `before` for the next (older) page; null on the last. */
+  nextBefore: number | null;
+}
+
+export interface ChannelStatus {
+  name: string;
+  type: string;
+  /** The newest notification queued for this channel, null when none ever was. */
+  lastDelivery: { status: 'pending' | 'sent' | 'failed'; at: string; error: string | null } | null;
+}
+
+/** A rule as the leader evaluates it: its definition's fields, plus these. */
+export interface AlertRuleView {
+  name: string;
+  type: string;
+  severity?: string;
+  /** 'default' (built in) or `file:line`. */
+  source?: string;
+  /** The channels named in the rule; null = every configured channel. */
+  channels?: string[] | null;
+  recordedAt: string;
+  firing: number;
+  pending: number;
+  /** The channels a firing alert of this rule notifies (resolved from `channels`); empty = nothing is sent. */
+  notifies: string[];
+  /** pending → cleared episodes of this rule's alerts in the last 24 h (held back, nothing sent). */
+  flaps24h: number;
+  [definition: string]: unknown;
+}
+
+export interface AlertRulesResult {
+  leader: { instance: string; host: string; pid: number; since: string; heartbeat: string; configFile: string | null; channels: { name: string; type: string }[] } | null;
+  /** The leader's channels and how their last delivery went. */
+  channels: ChannelStatus[];
+  rules: AlertRuleView[];
+}
+
+/** POST /api/alert-channels/:name/test */
+export interface ChannelTestResult {
+  channel: string;
+  type: string;
+  ok: boolean;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  by: string;
+}
+
+export interface AckResult {
+  alert: AlertState;
+  alreadyAcknowledged: boolean;
+}
+
+// ── GET /api/session ────────────────────────────────────────────────────────────────────────────
+
+export interface SessionState {
+  authRequired: boolean;
+  authenticated: boolean;
+  /** Who actions are recorded as: the name given at login ("admin" by default), or "local" without auth. */
+  user: string | null;
+}
+
+// ── /live (WebSocket) ───────────────────────────────────────────────────────────────────────────
+
+export type LiveMessage =
+  | { type: 'hello'; topics: string[] }
+  | { type: 'subscribed'; topics: string[] }
+  | { type: 'fleet'; rows: FleetRow[]; at: string }
+  | { type: 'logs'; app: string; vps: string; entries: LogEntry[]; truncated: boolean }
+  | { type: 'resync' };
