@@ -45,7 +45,8 @@ export interface AuthConfig {
  * Returns null (no auth) on loopback without configuration; refuses any other address without one.
  */
 export async function resolveAuth(host: string, loopback: boolean, config: AuthConfig | undefined, env: NodeJS.ProcessEnv = process.env): Promise<SessionAuth | null> {
-  const hash = config?.passwordHash ?? env.OBSERV_HUB_PASSWORD_HASH;
+  // The quotes of `observ hash-password`'s line survive an env file read by something other than a shell.
+  const hash = (config?.passwordHash ?? env.OBSERV_HUB_PASSWORD_HASH)?.trim().replace(/^'(.*)'$|^"(.*)"$/, '$1$2');
   const password = config?.password ?? env.OBSERV_HUB_PASSWORD;
   if (hash !== undefined && hash !== '') {
     if (!isPasswordHash(hash)) throw new ObservError('OBS_ERR_CONFIG', 'OBSERV_HUB_PASSWORD_HASH is not an scrypt hash of the form scrypt$N$r$p$salt$hash');
