@@ -186,3 +186,44 @@ test('observ_ensure_partitions is not executable by PUBLIC and its arguments are
   const parts = await db.client.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'log_entries'::regclass`);
   assert.ok(parts.rows[0].n <= 7, `at most the default window plus DEFAULT (${parts.rows[0].n})`);
 });
+
+test('the grants in docs/security.md are exactly what the catalog holds', async (t) => {
+  const db = await testDatabase(t);
+  await db.client.query(ROLES_SQL);
+  const doc = readFileSync(fileURLToPath(new URL('../../../docs/security.md', import.meta.url)), 'utf8');
+  // Documented: role → privilege → objects (named ones; "every table" for the hub's SELECT).
+  const documented = new Map<string, Set<string>>();
+  for (const m of doc.matchAll(/^\| `(observ_agent|observ_hub|PUBLIC)` \| ([A-Z, ]+) \| (.+) \|$/gm)) {
+    const objects = [...m[3]!.matchAll(/`([a-z_]+)`/g)].map((x) => x[1]!);
+    for (const priv of m[2]!.split(',').map((p) => p.trim())) {
+      const key = `${m[1]} ${priv}`;
+      documented.set(key, new Set([...(documented.get(key) ?? []), ...(/every table/.test(m[3]!) ? ['*every table*'] : objects)]));
+    }
+  }
+  const catalog = new Map<string, Set<string>>();
+  const add = (key: string, name: string) => { if (!catalog.has(key)) catalog.set(key, new Set()); catalog.get(key)!.add(name); };
+  const tables = await db.client.query<{ role: string; priv: string; name: string; kind: string }>(`
+    SELECT CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS role, a.privilege_type AS priv, c.relname AS name, c.relkind::text AS kind
+      FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
+     WHERE c.relnamespace = 'public'::regnamespace AND (a.grantee = 0 OR a.grantee::regrole::text IN ('observ_agent', 'observ_hub'))`);
+  const everyTable = await db.client.query<{ name: string; hub: boolean }>(`
+    SELECT relname AS name, has_table_privilege('observ_hub', oid, 'SELECT') AS hub FROM pg_class
+     WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')`);
+  assert.deepEqual(everyTable.rows.filter((r) => !r.hub).map((r) => r.name), [], 'the hub reads every table');
+  for (const r of tables.rows) {
+    if (r.role === 'observ_hub' && r.priv === 'SELECT' && r.kind !== 'S') { add('observ_hub SELECT', '*every table*'); continue; }
+    add(`${r.role} ${r.priv}`, r.name);
+  }
+  const funcs = await db.client.query<{ role: string; name: string }>(`
+    SELECT CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS role, p.proname AS name
+      FROM pg_proc p CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+     WHERE p.pronamespace = 'public'::regnamespace AND a.privilege_type = 'EXECUTE'
+       AND (a.grantee = 0 OR a.grantee::regrole::text IN ('observ_agent', 'observ_hub'))`);
+  for (const r of funcs.rows) add(`${r.role} EXECUTE`, r.name);
+  const norm = (m: Map<string, Set<string>>) => Object.fromEntries([...m].filter(([, v]) => v.size).map(([k, v]) => [k, [...v].sort()]).sort());
+  assert.deepEqual(norm(catalog), norm(documented));
+  const rls = await db.client.query(`SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND (relrowsecurity OR relforcerowsecurity)`);
+  assert.deepEqual(rls.rows, [], 'no row-level security (the doc says why)');
+  const triggers = await db.client.query<{ t: string }>(`SELECT tgrelid::regclass::text AS t FROM pg_trigger WHERE tgname = 'observ_agent_rows' AND tgenabled = 'O' ORDER BY 1`);
+  assert.deepEqual(triggers.rows.map((r) => r.t), ['agent_events', 'health_checks', 'log_entries', 'vps_metrics']);
+});
