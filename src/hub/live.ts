@@ -155,17 +155,19 @@ export class LiveFeed {
    * Called when logs/<app> gets its first subscriber: remember where each of the app's agents stands,
    * so that only lines committed from now on are pushed (the client fetches the page before via the API).
    * Watching an app already watched does nothing; the reads are queued, LIVE_START_READS at a time,
-   * and an app whose listeners left before its turn is not read at all. False when refused (too many apps).
+   * and an app whose listeners left before its turn is not read at all. Resolves once the starting
+   * point is known (lines committed after that are pushed), or at once when refused (too many apps).
    */
-  watchLogs(app: string): boolean {
-    if (this.tails.has(app)) return true;
+  watchLogs(app: string): Promise<void> {
+    const watched = this.tails.get(app);
+    if (watched) return watched.ready;
     if (this.tails.size >= this.sweepAt) {
       this.sweepTails();
       this.sweepAt = Math.max(64, 2 * this.tails.size);
     }
     if (this.tails.size >= LIVE_MAX_TAILED_APPS) {
       this.warn('live log tail refused: too many apps tailed at once', { app: app.slice(0, 80), max: LIVE_MAX_TAILED_APPS });
-      return false;
+      return Promise.resolve();
     }
     let settle!: () => void;
     const ready = new Promise<void>((resolve) => { settle = resolve; });
@@ -175,7 +177,7 @@ export class LiveFeed {
     // subscriber count is checked only for reads that had to wait).
     if (this.startsRunning < LIVE_START_READS) this.readStart(app);
     else this.startQueue.add(app);
-    return true;
+    return ready;
   }
 
   /** Called when logs/<app> loses its last subscriber: its cursors and any queued read go. Idempotent. */
