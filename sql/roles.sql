@@ -1,15 +1,19 @@
--- Roles for the running services: agents may only add data, the hub may only read (and run the
--- maintenance functions, which do their work as the schema owner).
+-- Roles for the running services: agents may only add their own data, the hub may only read (and
+-- run the maintenance functions, which do their work as the schema owner), keep alert state. What
+-- each role holds is listed in docs/security.md and asserted by test/ops/roles.test.ts.
+-- No function is executable by PUBLIC (each migration revokes it).
 --
 -- Run after `observ db migrate`, in the same database, as a superuser or as the schema owner when
 -- it has CREATEROLE; run it again after every upgrade (it is idempotent, and new tables need it):
 --
 --   psql "$OWNER_URL" -f sql/roles.sql
 --
--- Then give each VPS (or each app) and each hub its own login in one of the two groups:
+-- Then give each agent (one per VPS and app) and each hub its own login in one of the two groups,
+-- and register the agent's login before it first writes (else its first write claims it):
 --
---   CREATE ROLE agent_web1 LOGIN PASSWORD '…' IN ROLE observ_agent;
---   CREATE ROLE hub        LOGIN PASSWORD '…' IN ROLE observ_hub;
+--   CREATE ROLE agent_web1_shop LOGIN PASSWORD '…' IN ROLE observ_agent;
+--   SELECT observ_register_agent('web1', 'shop', 'agent_web1_shop');
+--   CREATE ROLE hub             LOGIN PASSWORD '…' IN ROLE observ_hub;
 --
 -- and use those in OBSERV_DB_URL. Migrations must be run with the owner's URL (`observ db migrate`):
 -- the service roles cannot create or alter tables.
@@ -28,14 +32,20 @@ END $$;
 GRANT USAGE ON SCHEMA public TO observ_agent, observ_hub;
 
 -- Agent: append rows, keep its exactly-once checkpoint, create the day's partitions.
--- COPY FROM needs INSERT only. The checkpoint is read back at start and locked (SELECT … FOR UPDATE)
--- while a batch is stored, so that table also needs SELECT and UPDATE. The role is shared by all
--- agents: it cannot tell one agent's checkpoint row from another's (a per-agent row-level policy
--- would need one login per agent and is not set up here).
+-- COPY FROM needs INSERT only; a statement trigger (migration 040) refuses rows of any vps/app other
+-- than the ones the login holds in observ_agent_logins, so observ_agent_owns() is executable. The
+-- checkpoint is read at start (SELECT) and written only through observ_checkpoint_lock/save, which
+-- are keyed by the login: no INSERT or UPDATE on agent_checkpoints, so one agent cannot move
+-- another's checkpoint. Give every agent its own login (see docs/security.md).
 GRANT INSERT ON vps_metrics, health_checks, log_entries, agent_events TO observ_agent;
-GRANT SELECT, INSERT, UPDATE ON agent_checkpoints TO observ_agent;
+GRANT SELECT ON agent_checkpoints TO observ_agent;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON agent_checkpoints FROM observ_agent;
+GRANT EXECUTE ON FUNCTION observ_checkpoint_lock(text, text) TO observ_agent;
+GRANT EXECUTE ON FUNCTION observ_checkpoint_save(text, text, bigint, jsonb, integer, text, timestamptz) TO observ_agent;
+GRANT EXECUTE ON FUNCTION observ_agent_owns(text, text) TO observ_agent;
 -- The agent compares the schema version with its own before it starts.
 GRANT SELECT ON observ_schema_migrations TO observ_agent;
+-- Bounded (migration 041); beyond the defaults only for the owner.
 GRANT EXECUTE ON FUNCTION observ_ensure_partitions(integer, integer) TO observ_agent;
 
 -- Hub: read everything, now and in tables that later migrations create…

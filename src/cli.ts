@@ -129,5 +129,7 @@ async function hashPasswordCommand(): Promise<void> {
   const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
   if (password.length < 12) throw new ObservError('OBS_ERR_USAGE', 'the password must be at least 12 characters (pipe it on stdin: observ hash-password < file)');
   const { hashPassword } = await import('./hub/auth.js');
-  process.stdout.write(`OBSERV_HUB_PASSWORD_HASH=${await hashPassword(password)}\n`);
+  // Single-quoted: the hash is full of `$`, which a shell sourcing the env file would expand.
+  // systemd's EnvironmentFile= strips the quotes too, and the hub accepts the value with or without them.
+  process.stdout.write(`OBSERV_HUB_PASSWORD_HASH='${await hashPassword(password)}'\n`);
 }

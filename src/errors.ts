@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   OBS_ERR_UWS_UNAVAILABLE: '`--transport uws` was asked for, and no uWebSockets.js build loads here (each build tried is named with its cause).',
   OBS_ERR_ACTOR_CRASH_LOOP: 'An agent actor crashed too often and was not restarted again.',
   OBS_ERR_CLOSED: 'Work was submitted after close().',
+  OBS_ERR_CHECKPOINT_AHEAD: "The database checkpoint is ahead of every batch this agent issued (changed by another login or agent): its batches are stored anyway and the checkpoint reset.",
+  OBS_ERR_AGENT_LOGIN: "The agent's database login may not write as this vps/app (another login holds it in observ_agent_logins).",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -14,6 +14,13 @@ import { logsAfter } from './api/logs.js';
 export interface LiveStats {
   published: number;
   logLinesPushed: number;
+  /** Apps with a live tail now (each holds a cursor per agent). */
+  logTails?: number;
+  /** Starting-point reads run, and those skipped because the last subscriber had left before their turn. */
+  logStartReads?: number;
+  logStartReadsSkipped?: number;
+  /** Warnings not logged because the same one was logged less than LIVE_WARN_INTERVAL_MS before. */
+  warningsSuppressed?: number;
 }
 
 export interface LivePublisher {
@@ -25,6 +32,21 @@ export type LiveLog = (level: 'info' | 'warn' | 'error', message: string, contex
 
 /** Lines pushed per agent per round at most; a client that sees `truncated` refetches the page. */
 export const LIVE_LOG_LINES_MAX = 500;
+
+/** Starting-point reads at once: the rest of the pool stays for the API (fleet, search). */
+export const LIVE_START_READS = 2;
+/** Apps tailed at once; a watch beyond is refused (each costs a read and a cursor per agent). */
+export const LIVE_MAX_TAILED_APPS = 5000;
+/** The same warning is logged at most once per interval, with the count of those it stood for. */
+export const LIVE_WARN_INTERVAL_MS = 10_000;
+
+interface LogTail {
+  /** Last log id pushed per vps of the app. */
+  cursors: Map<string, string>;
+  /** Settles once the starting point is read (or skipped). */
+  ready: Promise<void>;
+  settle: () => void;
+}
 
 interface Pending {
   vps: string;
@@ -40,10 +62,13 @@ export class LiveFeed {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private attempts = 0;
   private running: Promise<void> | null = null;
-  /** Last log id pushed per agent (vps\0app); present only while someone listens to logs/<app>. */
-  private readonly logCursor = new Map<string, string>();
-  /** Per app with a live tail: the read of its agents' starting points. */
-  private readonly logWatch = new Map<string, Promise<void>>();
+  /** Per app with a live tail (someone listens to logs/<app>): its cursors; freed with the last listener. */
+  private readonly tails = new Map<string, LogTail>();
+  /** Apps whose starting point is still to be read, oldest first (a Set: an unwatch takes an app out in O(1)). */
+  private readonly startQueue = new Set<string>();
+  private startsRunning = 0;
+  private sweepAt = 64;
+  private readonly warned = new Map<string, { at: number; suppressed: number }>();
 
   constructor(
     private readonly url: string,
@@ -51,7 +76,12 @@ export class LiveFeed {
     private readonly out: LivePublisher,
     private readonly stats: LiveStats,
     private readonly log: LiveLog,
-  ) {}
+  ) {
+    stats.logTails = 0;
+    stats.logStartReads = 0;
+    stats.logStartReadsSkipped = 0;
+    stats.warningsSuppressed = 0;
+  }
 
   async start(): Promise<void> {
     const pg = loadPg();
@@ -94,7 +124,7 @@ export class LiveFeed {
       this.reconnectTimer = null;
       this.start().then(
         () => {
-          for (const app of this.logWatch.keys()) this.watchLogs(app);
+          for (const app of [...this.tails.keys()]) { this.unwatchLogs(app); this.watchLogs(app); }
           this.out.publish('fleet', JSON.stringify({ type: 'resync' }));
         },
         (err: Error) => this.reconnect(err.message));
@@ -104,7 +134,7 @@ export class LiveFeed {
   private async publishRound(): Promise<void> {
     const batch = [...this.pending.entries()];
     this.pending.clear();
-    for (const [key, { vps, app, logs }] of batch) {
+    for (const [, { vps, app, logs }] of batch) {
       if (this.closed) return;
       try {
         const rows = await queryFleet(this.pool, { vps, app });
@@ -114,9 +144,9 @@ export class LiveFeed {
         this.out.publish(`vps/${vps}`, msg);
         this.out.publish(`app/${app}`, msg);
         this.stats.published++;
-        await this.pushLogs(key, vps, app, logs);
+        await this.pushLogs(vps, app, logs);
       } catch (err) {
-        this.log('warn', 'live update failed', { vps, app, error: (err as Error).message });
+        this.warn('live update failed', { vps, app, error: (err as Error).message });
       }
     }
   }
@@ -124,28 +154,105 @@ export class LiveFeed {
   /**
    * Called when logs/<app> gets its first subscriber: remember where each of the app's agents stands,
    * so that only lines committed from now on are pushed (the client fetches the page before via the API).
-   * Resolves once the starting point is known: lines committed after that are pushed.
+   * Watching an app already watched does nothing; the reads are queued, LIVE_START_READS at a time,
+   * and an app whose listeners left before its turn is not read at all. Resolves once the starting
+   * point is known (lines committed after that are pushed), or at once when refused (too many apps).
    */
   watchLogs(app: string): Promise<void> {
-    const ready = this.pool.query<{ vps_name: string; last_id: string | null }>(
-      `SELECT c.vps_name, (SELECT max(l.id) FROM log_entries l WHERE l.vps_name = c.vps_name AND l.app_name = c.app_name)::text AS last_id
-         FROM agent_checkpoints c WHERE c.app_name = $1`, [app]).then((r) => {
-      for (const row of r.rows) this.logCursor.set(`${row.vps_name}\u0000${app}`, row.last_id ?? '0');
-    }, (err: Error) => this.log('warn', 'live log tail could not read its starting point', { app, error: err.message }));
-    this.logWatch.set(app, ready);
+    const watched = this.tails.get(app);
+    if (watched) return watched.ready;
+    if (this.tails.size >= this.sweepAt) {
+      this.sweepTails();
+      this.sweepAt = Math.max(64, 2 * this.tails.size);
+    }
+    if (this.tails.size >= LIVE_MAX_TAILED_APPS) {
+      this.warn('live log tail refused: too many apps tailed at once', { app: app.slice(0, 80), max: LIVE_MAX_TAILED_APPS });
+      return Promise.resolve();
+    }
+    let settle!: () => void;
+    const ready = new Promise<void>((resolve) => { settle = resolve; });
+    this.tails.set(app, { cursors: new Map(), ready, settle });
+    this.stats.logTails = this.tails.size;
+    // Read now when a slot is free (the server subscribes the socket right after this call, so the
+    // subscriber count is checked only for reads that had to wait).
+    if (this.startsRunning < LIVE_START_READS) this.readStart(app);
+    else this.startQueue.add(app);
     return ready;
   }
 
-  private async pushLogs(key: string, vps: string, app: string, newLines: number): Promise<void> {
+  /** Called when logs/<app> loses its last subscriber: its cursors and any queued read go. Idempotent. */
+  unwatchLogs(app: string): void {
+    const tail = this.tails.get(app);
+    if (!tail) return;
+    this.tails.delete(app);
+    this.stats.logTails = this.tails.size;
+    if (this.startQueue.delete(app)) this.stats.logStartReadsSkipped = (this.stats.logStartReadsSkipped ?? 0) + 1;
+    tail.settle();
+  }
+
+  private pumpStarts(): void {
+    while (!this.closed && this.startsRunning < LIVE_START_READS && this.startQueue.size) {
+      const app = this.startQueue.values().next().value as string;
+      this.startQueue.delete(app);
+      const tail = this.tails.get(app);
+      if (!tail) continue;
+      // A server that does not call unwatchLogs still frees an app nobody listens to any more.
+      if (!this.out.numSubscribers(`logs/${app}`)) {
+        this.stats.logStartReadsSkipped = (this.stats.logStartReadsSkipped ?? 0) + 1;
+        this.unwatchLogs(app);
+        continue;
+      }
+      this.readStart(app);
+    }
+  }
+
+  private readStart(app: string): void {
+    const tail = this.tails.get(app);
+    if (!tail) return;
+    this.startsRunning++;
+    this.stats.logStartReads = (this.stats.logStartReads ?? 0) + 1;
+    this.pool.query<{ vps_name: string; last_id: string | null }>(
+      `SELECT c.vps_name, (SELECT max(l.id) FROM log_entries l WHERE l.vps_name = c.vps_name AND l.app_name = c.app_name)::text AS last_id
+         FROM agent_checkpoints c WHERE c.app_name = $1`, [app]).then((r) => {
+      if (this.tails.get(app) === tail) for (const row of r.rows) tail.cursors.set(row.vps_name, row.last_id ?? '0');
+    }, (err: Error) => this.warn('live log tail could not read its starting point', { app: app.slice(0, 80), error: err.message }))
+      .finally(() => {
+        this.startsRunning--;
+        tail.settle();
+        this.pumpStarts();
+      });
+  }
+
+  /** Frees the tails of apps nobody listens to (for servers that do not call unwatchLogs). */
+  private sweepTails(): void {
+    for (const app of [...this.tails.keys()]) if (!this.out.numSubscribers(`logs/${app}`)) this.unwatchLogs(app);
+  }
+
+  private warn(message: string, context: Record<string, unknown>): void {
+    const now = Date.now();
+    const w = this.warned.get(message);
+    if (w && now - w.at < LIVE_WARN_INTERVAL_MS) {
+      w.suppressed++;
+      this.stats.warningsSuppressed = (this.stats.warningsSuppressed ?? 0) + 1;
+      return;
+    }
+    this.log('warn', message, w?.suppressed ? { ...context, suppressedSinceLast: w.suppressed } : context);
+    this.warned.set(message, { at: now, suppressed: 0 });
+  }
+
+  private async pushLogs(vps: string, app: string, newLines: number): Promise<void> {
     const topic = `logs/${app}`;
-    if (!this.out.numSubscribers(topic)) { this.logCursor.delete(key); this.logWatch.delete(app); return; }
+    const tail = this.tails.get(app);
+    if (!tail) return;
+    if (!this.out.numSubscribers(topic)) { this.unwatchLogs(app); return; }
     if (newLines <= 0) return;
-    await this.logWatch.get(app);
+    await tail.ready;
+    if (this.tails.get(app) !== tail) return;
     // An agent unknown when the watch began has only new lines.
-    const after = this.logCursor.get(key) ?? '0';
+    const after = tail.cursors.get(vps) ?? '0';
     const entries = await logsAfter(this.pool, vps, app, after, LIVE_LOG_LINES_MAX);
-    if (!entries.length || this.closed) return;
-    this.logCursor.set(key, entries[entries.length - 1]!.id);
+    if (!entries.length || this.closed || this.tails.get(app) !== tail) return;
+    tail.cursors.set(vps, entries[entries.length - 1]!.id);
     this.out.publish(topic, JSON.stringify({ type: 'logs', app, vps, entries, truncated: entries.length === LIVE_LOG_LINES_MAX }));
     this.stats.logLinesPushed += entries.length;
   }

@@ -158,15 +158,6 @@ export function crossOrigin(req: HubRequest): boolean {
   }
 }
 
-/** The client key for limits: the socket address, or the last X-Forwarded-For hop when the proxy is trusted. */
-export function clientAddress(req: HubRequest, trustProxy: boolean): string {
-  if (trustProxy) {
-    const xff = req.header('x-forwarded-for');
-    if (xff) return xff.split(',').pop()!.trim() || req.remoteAddress;
-  }
-  return req.remoteAddress;
-}
-
 // ---- concurrency ----
 
 /** At most `perClient` requests in flight per client key; past it a 429, not a queue. */

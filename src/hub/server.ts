@@ -19,12 +19,12 @@ import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
 import { alertsApi, parseAckBody, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
-import { parseLoginBody, readCookie, requestUser, resolveAuth, SESSION_COOKIE, SessionAuth, type AuthConfig } from './auth.js';
+import { clientKey, parseLoginBody, readCookie, requestUser, resolveAuth, SESSION_COOKIE, SessionAuth, trustProxyHops, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
 import { createTransport, parseTransportChoice, type TransportChoice } from './transport/index.js';
 import type { HubRequest, HubResponse, LiveSocket, UpgradeVerdict } from './transport/types.js';
 import {
-  allowedHosts, clientAddress, ClientLimiter, crossOrigin, CSP, hostAllowed, isLoopback, json, RouteTable, SECURITY_HEADERS, statusOf,
+  allowedHosts, ClientLimiter, crossOrigin, CSP, hostAllowed, isLoopback, json, RouteTable, SECURITY_HEADERS, statusOf,
   type RouteRequest,
 } from './routes.js';
 import { StaticFiles } from './static.js';
@@ -59,7 +59,7 @@ export interface HubOptions {
   liveMaxClientsPerAddress?: number;
   /** Host header values accepted besides the loopback names (default $OBSERV_HUB_ALLOWED_HOSTS, comma-separated). */
   allowedHosts?: string[];
-  /** Take the client address from X-Forwarded-For (default $OBSERV_HUB_TRUST_PROXY=1). */
+  /** Believe one proxy's X-Forwarded-For (default: $OBSERV_HUB_TRUST_PROXY, the number of proxies in front). */
   trustProxy?: boolean;
   /** Rule-based alerting (src/hub/alerting): on by default, with built-in rules when no file is given. */
   alerting?: boolean;
@@ -106,7 +106,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const host = options.host ?? '127.0.0.1';
   const auth = await resolveAuth(host, isLoopback(host), options.auth);
   const transportChoice = options.transport ?? parseTransportChoice(process.env.OBSERV_HUB_TRANSPORT, 'OBSERV_HUB_TRANSPORT');
-  const trustProxy = options.trustProxy ?? process.env.OBSERV_HUB_TRUST_PROXY === '1';
+  // Proxies in front of the hub whose X-Forwarded-For may be believed (OBSERV_HUB_TRUST_PROXY=N, docs/security.md).
+  const proxyHops = options.trustProxy === undefined ? trustProxyHops() : options.trustProxy ? 1 : 0;
+  const clientOf = (req: HubRequest) => clientKey(req.remoteAddress, req.header('x-forwarded-for') || undefined, proxyHops);
   const extraHosts = options.allowedHosts ?? (process.env.OBSERV_HUB_ALLOWED_HOSTS ?? '').split(',').filter(Boolean);
   const publicUrl = options.publicUrl ?? (process.env.OBSERV_HUB_PUBLIC_URL || undefined);
   if (publicUrl) { try { extraHosts.push(new URL(publicUrl).host); } catch { /* validated where it is used */ } }
@@ -229,7 +231,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       if (req.method === 'POST' && !/^application\/json\s*(;|$)/i.test(req.header('content-type'))) {
         return json(415, { error: 'send the request body as application/json' });
       }
-      return match.handler({ ...req, query: new URLSearchParams(req.rawQuery), params: match.params, client: clientAddress(req, trustProxy) });
+      return match.handler({ ...req, query: new URLSearchParams(req.rawQuery), params: match.params, client: clientOf(req) });
     }
     if (match) return json(405, { error: `${req.method} is not allowed here` }, { allow: match.allow.join(', ') });
     if (isApi) return json(404, { error: 'no such API endpoint' });
@@ -260,7 +262,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         // Browsers always send Origin on a WebSocket handshake: only the dashboard's own origin may open one.
         if (crossOrigin(req)) return refuse(403, 'cross-origin WebSocket refused');
         if (!authorized(req)) return refuse(401, 'log in first (POST /api/session)');
-        const client = clientAddress(req, trustProxy);
+        const client = clientOf(req);
         if (sockets.size >= maxClients) { stats.wsRefused++; return refuse(503, `the hub has ${maxClients} live connections already`); }
         if ((perAddress.get(client) ?? 0) >= maxClientsPerAddress) { stats.wsRefused++; return refuse(429, `at most ${maxClientsPerAddress} live connections per client`); }
         return { accept: true, data: { topics: new Set(), client, session: auth ? readCookie(req.header('cookie'), SESSION_COOKIE) : null } };

@@ -164,9 +164,11 @@ async function checkDatabase(url: string, dotenvFile: string, add: (s: CheckStat
     else if (have < want) add('fail', 'schema', `version ${have}, this agent expects ${want}`, 'run `observ db migrate` with the schema owner\'s OBSERV_DB_URL (the agent role cannot change the schema)');
     else add('warn', 'schema', `version ${have} is newer than this agent's ${want}`, 'upgrade observ on this machine');
     const r = await client.query<{ t: string; p: string; ok: boolean }>(
-      `SELECT t, p, CASE WHEN to_regclass(t) IS NULL THEN false ELSE has_table_privilege(current_user, t, p) END AS ok
+      `SELECT t, p, CASE WHEN p = 'EXECUTE' THEN to_regprocedure(t) IS NOT NULL AND has_function_privilege(current_user, t, p)
+                         WHEN to_regclass(t) IS NULL THEN false ELSE has_table_privilege(current_user, t, p) END AS ok
          FROM (VALUES ('vps_metrics', 'INSERT'), ('health_checks', 'INSERT'), ('log_entries', 'INSERT'), ('agent_events', 'INSERT'),
-                      ('agent_checkpoints', 'SELECT'), ('agent_checkpoints', 'INSERT'), ('agent_checkpoints', 'UPDATE')) AS x(t, p)`);
+                      ('agent_checkpoints', 'SELECT'), ('observ_checkpoint_lock(text,text)', 'EXECUTE'),
+                      ('observ_checkpoint_save(text,text,bigint,jsonb,integer,text,timestamptz)', 'EXECUTE')) AS x(t, p)`);
     const missing = r.rows.filter((row) => !row.ok).map((row) => `${row.p} on ${row.t}`);
     if (missing.length) add('fail', 'privileges', `role ${who} lacks ${missing.join(', ')}`, `as the schema owner: psql -f sql/roles.sql, then GRANT observ_agent TO ${who};`);
     else add('ok', 'privileges', `role ${who} can store batches and checkpoints`);

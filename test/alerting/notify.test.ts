@@ -211,3 +211,25 @@ rules:
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   assert.doesNotMatch(html, /<script>/);
 });
+
+test("a failing receiver's reply reaches the operator's log, never what dashboard viewers see", async (t) => {
+  const db = await database(t);
+  const hook = await httpReceiver(t);
+  hook.mode = 'fail'; // replies 503 "down for the test"
+  await agentSeen(db.client, 'vps-1', 'shop');
+  const cfg = config(`channels:\n  - { name: hook, type: webhook, url: "${hook.url}/in", secret: ${SECRET} }\n` + healthRule);
+  const logged: string[] = [];
+  const pool = testPool(t, db.url);
+  const alerting = await startAlerting({ databaseUrl: db.url, pool, config: cfg, dashboardUrl: 'https://observ.example.com/',
+    log: (_level, message, context) => { logged.push(`${message} ${JSON.stringify(context ?? {})}`); } });
+  stops.get(t)!(() => alerting.stop());
+  await checks(db.client, 'vps-1', 'shop', 'http://x/health', [false, false, false]);
+  await eventually(async () => (await db.client.query(`SELECT 1 FROM alert_deliveries WHERE NOT success`)).rowCount! >= 1, 'a failed attempt');
+  const api = alertsApi(pool);
+  const seen = JSON.stringify([await api.deliveries({}), await api.events({})]);
+  assert.doesNotMatch(seen, /down for the test/);
+  assert.match(seen, /HTTP 503/);
+  const stored = await db.client.query(`SELECT (SELECT string_agg(coalesce(error, ''), ' ') FROM alert_deliveries) || (SELECT string_agg(coalesce(last_error, ''), ' ') FROM alert_outbox) AS t`);
+  assert.doesNotMatch(String(stored.rows[0].t), /down for the test/, 'not in the database either');
+  assert.ok(logged.some((l) => l.includes('down for the test')), 'the operator sees the reply in the hub log');
+});

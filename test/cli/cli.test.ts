@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { BIN } from '../helpers/agent.js';
-import { verifyPassword } from '../../src/hub/auth.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveAuth, verifyPassword } from '../../src/hub/auth.js';
 
 function observ(args: string[], input = '', env: NodeJS.ProcessEnv = {}) {
   const base = { ...process.env };
@@ -35,8 +38,17 @@ test('a bad flag is a usage error naming it', () => {
 test('hash-password prints a scrypt hash that verifies, and refuses short passwords', async () => {
   const r = observ(['hash-password'], 'correct horse battery staple\n');
   assert.equal(r.code, 0, r.err);
-  const hash = /^OBSERV_HUB_PASSWORD_HASH=(\S+)$/m.exec(r.out)?.[1];
+  const hash = /^OBSERV_HUB_PASSWORD_HASH='(scrypt\$[^']+)'$/m.exec(r.out)?.[1];
   assert.ok(hash, r.out);
+  // Sourced by a shell, unquoted `$` would have been expanded away.
+  const dir = mkdtempSync(join(tmpdir(), 'observ-env-'));
+  try {
+    writeFileSync(join(dir, 'hub.env'), r.out);
+    const sourced = spawnSync('sh', ['-c', '. ./hub.env && printf %s "$OBSERV_HUB_PASSWORD_HASH"'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(sourced.stdout, hash);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+  // Read literally (an env file that keeps quotes), the hub still takes it.
+  assert.ok(await resolveAuth('0.0.0.0', false, undefined, { OBSERV_HUB_PASSWORD_HASH: `'${hash}'` }));
   assert.equal(await verifyPassword('correct horse battery staple', hash), true);
   assert.equal(await verifyPassword('wrong', hash), false);
   const short = observ(['hash-password'], 'short\n');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { hubFor } from './fixtures.js';
 import { startHub } from '../../src/hub/server.js';
-import { hashPassword, verifyPassword, resolveAuth, SessionAuth } from '../../src/hub/auth.js';
+import { hashPassword, verifyPassword, resolveAuth, SessionAuth, clientKey, trustProxyHops, MAX_CONCURRENT_SCRYPT, MAX_QUEUED_SCRYPT } from '../../src/hub/auth.js';
 import { ObservError } from '../../src/errors.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -68,4 +68,40 @@ test('repeated wrong passwords are throttled', async (t) => {
     statuses.push((await fetch(`${hub.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'nope' + i }) })).status);
   }
   assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429]);
+});
+
+test('200 parallel wrong logins reach the scrypt check at most five times; the rest get 429 at once', async (t) => {
+  const { hub } = await hubFor(t, { auth: { password: PASSWORD } });
+  const attempt = (password: string) => fetch(`${hub.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) })
+    .then((r) => r.status);
+  const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => attempt(`wrong guess ${i}`)));
+  const count = (s: number) => statuses.filter((x) => x === s).length;
+  assert.equal(count(401), 5, `statuses: 401×${count(401)} 429×${count(429)}`);
+  assert.equal(count(429), 195);
+});
+
+test('logins are throttled per real client: one client behind the proxy cannot lock out another, and scrypt work is capped', async () => {
+  const auth = new SessionAuth(await hashPassword(PASSWORD));
+  const hops = trustProxyHops({ OBSERV_HUB_TRUST_PROXY: '1' });
+  const proxy = '127.0.0.1';
+  const attacker = clientKey(proxy, '6.6.6.6, 203.0.113.9', hops); // the first entry is the attacker's own forgery
+  const user = clientKey(proxy, '198.51.100.7', hops);
+  assert.equal(attacker, '203.0.113.9');
+  assert.equal(clientKey(proxy, '203.0.113.9', 0), proxy, 'without a trusted proxy the header is ignored');
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) => auth.login(`wrong ${i}`, attacker)));
+  assert.equal(results.filter((r) => r === null).length, 5);
+  assert.equal(results.filter((r) => r === 'throttled').length, 95);
+  assert.equal(auth.loginStats.verified, 5, 'only five scrypt checks ran');
+  assert.equal(await auth.login(PASSWORD, attacker), 'throttled', 'the attacker\'s key stays throttled for the window');
+  assert.ok(auth.retryAfterSeconds(attacker) > 0 && auth.retryAfterSeconds(attacker) <= 60);
+  const session = await auth.login(PASSWORD, user);
+  assert.equal(typeof session, 'string', 'another client behind the same proxy logs in');
+  // Many keys at once (a botnet, or rotating forged addresses without a trusted proxy): at most
+  // MAX_CONCURRENT_SCRYPT checks run and MAX_QUEUED_SCRYPT wait; the rest are refused without work.
+  const many = await Promise.all(Array.from({ length: 60 }, (_, i) => auth.login(`wrong ${i}`, `192.0.2.${i}`)));
+  assert.equal(many.filter((r) => r === null).length, MAX_CONCURRENT_SCRYPT + MAX_QUEUED_SCRYPT);
+  assert.equal(clientKey('2001:db8:1:2:3:4:5:6', undefined), '2001:db8:1:2::/64');
+  assert.equal(clientKey('2001:db8::1', undefined), clientKey('2001:db8:0:0:ffff::9', undefined), 'one /64, one key');
+  assert.equal(clientKey('::ffff:10.1.2.3', undefined), '10.1.2.3');
+  assert.throws(() => trustProxyHops({ OBSERV_HUB_TRUST_PROXY: 'maybe' }), /OBSERV_HUB_TRUST_PROXY must be 0–5/);
 });

@@ -10,7 +10,7 @@
 // hub's API wrapper turns into the response status.
 
 import { inTransaction, type PgPool } from '../../db/pg.js';
-import { BadRequest, optionalName, rejectUnknown } from '../api/params.js';
+import { BadRequest, choiceParam, idParam, intParam, optionalName, optionalTime, parseTime, rejectUnknown } from '../api/params.js';
 import type { AckResult, AlertEventsResult, AlertRulesResult, AlertState, AlertsResult, ChannelTestResult } from '../api/types.js';
 import type { AlertConfig } from './config.js';
 import type { ChannelSender } from './channels.js';
@@ -40,28 +40,39 @@ export interface AlertEventQuery {
   alertId?: number;
 }
 
-const KINDS = ['pending', 'firing', 'resolved', 'cleared', 'reminder', 'acknowledged'];
+const KINDS = ['pending', 'firing', 'resolved', 'cleared', 'reminder', 'acknowledged'] as const;
+const EVENT_PARAMS = ['vps', 'app', 'rule', 'kind', 'since', 'until', 'before', 'limit', 'alert'];
 
-/** URLSearchParams → AlertEventQuery, validated (throws AlertApiError 400). */
+/** URLSearchParams → AlertEventQuery, validated (throws BadRequest, a 400 naming the parameter). */
 export function parseEventQuery(q: URLSearchParams): AlertEventQuery {
+  rejectUnknown(q, EVENT_PARAMS);
   const out: AlertEventQuery = {};
-  for (const k of ['vps', 'app', 'rule', 'kind', 'since', 'until'] as const) {
-    const v = q.get(k);
-    if (v !== null && v !== '') out[k] = v;
+  for (const k of ['vps', 'app', 'rule'] as const) {
+    const v = optionalName(q, k);
+    if (v !== null) out[k] = v;
   }
-  for (const [param, key] of [['before', 'before'], ['limit', 'limit'], ['alert', 'alertId']] as const) {
-    const v = q.get(param);
-    if (v === null || v === '') continue;
-    if (!/^\d+$/.test(v)) throw bad(`${param} must be a positive integer`);
-    out[key] = Number(v);
+  if (q.get('kind')) out.kind = choiceParam(q, 'kind', KINDS, 'pending');
+  for (const k of ['since', 'until'] as const) {
+    const v = optionalTime(q, k);
+    if (v !== null) out[k] = v.toISOString();
   }
+  const before = idParam(q, 'before');
+  if (before !== null) out.before = before;
+  const alertId = idParam(q, 'alert');
+  if (alertId !== null) out.alertId = alertId;
+  const limit = intParam(q, 'limit', 1, 500, null);
+  if (limit !== null) out.limit = limit;
   return out;
 }
 
 function checkTime(name: string, v: string | undefined): string | null {
+  return v === undefined ? null : parseTime(v, name).toISOString();
+}
+
+function checkId(name: string, v: number | undefined): number | null {
   if (v === undefined) return null;
-  if (!Number.isFinite(Date.parse(v))) throw bad(`${name} must be an ISO date-time`);
-  return new Date(Date.parse(v)).toISOString();
+  if (!Number.isSafeInteger(v) || v < 1) throw bad(`${name} must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`);
+  return v;
 }
 
 export interface AlertsQuery {
@@ -141,7 +152,9 @@ export function alertsApi(pool: PgPool): AlertsApi {
     async events(query = {}) {
       const limit = query.limit ?? 100;
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw bad('limit must be between 1 and 500');
-      if (query.kind !== undefined && !KINDS.includes(query.kind)) throw bad(`kind must be one of ${KINDS.join(', ')}`);
+      if (query.kind !== undefined && !(KINDS as readonly string[]).includes(query.kind)) throw bad(`kind must be one of ${KINDS.join(', ')}`);
+      const before = checkId('before', query.before);
+      const alertId = checkId('alert', query.alertId);
       const since = checkTime('since', query.since);
       const until = checkTime('until', query.until);
       const r = await pool.query<EventRow>(
@@ -154,7 +167,7 @@ export function alertsApi(pool: PgPool): AlertsApi {
             AND ($5::timestamptz IS NULL OR e.timestamp >= $5) AND ($6::timestamptz IS NULL OR e.timestamp < $6)
             AND ($7::bigint IS NULL OR e.id < $7) AND ($8::bigint IS NULL OR e.alert_id = $8)
           ORDER BY e.id DESC LIMIT $9`,
-        [query.vps ?? null, query.app ?? null, query.rule ?? null, query.kind ?? null, since, until, query.before ?? null, query.alertId ?? null, limit + 1]);
+        [query.vps ?? null, query.app ?? null, query.rule ?? null, query.kind ?? null, since, until, before, alertId, limit + 1]);
       const rows = r.rows.slice(0, limit);
       return {
         events: rows.map((e) => ({
@@ -173,7 +186,8 @@ export function alertsApi(pool: PgPool): AlertsApi {
         open: `status <> 'resolved'`, firing: `status = 'firing'`, pending: `status = 'pending'`,
         resolved: `status = 'resolved' AND episode > 0`, all: 'episode > 0',
       };
-      if (!(status in filter)) throw bad(`status must be one of ${Object.keys(filter).join(', ')}`);
+      // Object.hasOwn, not `in`: `constructor`, `toString` and `__proto__` are in every object and were pasted into SQL text.
+      if (typeof status !== 'string' || !Object.hasOwn(filter, status)) throw bad(`status must be one of ${Object.keys(filter).join(', ')}`);
       const r = await pool.query<StateRow>(
         `SELECT s.*, ${STATE_EXTRAS} FROM alert_state s
           WHERE ${filter[status]} AND ($1::text IS NULL OR vps_name = $1) AND ($2::text IS NULL OR app_name = $2)

@@ -15,6 +15,12 @@ export interface SendOutcome {
   permanent: boolean;
   /** A receiver's Retry-After, in ms. */
   retryAfterMs: number | null;
+  /**
+   * The start of a failing receiver's reply: for the operator's log only. `error` (stored, and shown
+   * to every dashboard viewer) says just `HTTP 503`: a reply may echo a token, an internal host name
+   * or the request itself.
+   */
+  reply?: string;
 }
 
 const USER_AGENT = 'observ-alerting/1';
@@ -57,7 +63,7 @@ export class ChannelSender {
     if (code >= 200 && code < 300) return { ok: true, statusCode: code, error: null, permanent: false, retryAfterMs: null };
     const retryAfter = Number(res.headers['retry-after']);
     return {
-      ok: false, statusCode: code, error: `HTTP ${code}${text ? `: ${text}` : ''}`,
+      ok: false, statusCode: code, error: `HTTP ${code}`, ...(text ? { reply: text } : {}),
       // 408, 425 and 429 are worth retrying; any other 4xx will fail the same way again.
       permanent: code >= 400 && code < 500 && code !== 408 && code !== 425 && code !== 429,
       retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 3600) * 1000 : null,
@@ -105,6 +111,7 @@ export class ChannelSender {
 function describe(err: unknown): string {
   const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
   const code = e.code ?? e.cause?.code;
-  const msg = (e.message || String(err)).split('\n')[0]!.slice(0, 300);
+  // A URL in a message may carry a channel's secret (a Slack webhook's path is its token).
+  const msg = (e.message || String(err)).split('\n')[0]!.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').slice(0, 300);
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
 }

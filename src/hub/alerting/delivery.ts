@@ -39,6 +39,8 @@ export class Deliverer {
     private readonly config: AlertConfig,
     private readonly sender: ChannelSender,
     private readonly instance: string,
+    /** The operator's log (the hub's stderr): receivers' replies go here, never into the database. */
+    private readonly log?: (level: 'warn', message: string, context: Record<string, unknown>) => void,
   ) {}
 
   /** Sends due notifications until none is due, `max` were handled, or `shouldStop()`. Returns how many were handled. */
@@ -70,6 +72,9 @@ export class Deliverer {
         ? await this.sender.send(channel, row.message)
         : { ok: false, statusCode: null, error: `channel "${row.channel}" is no longer configured`, permanent: true, retryAfterMs: null };
       const durationMs = Date.now() - started;
+      if (!outcome.ok && 'reply' in outcome && outcome.reply) {
+        this.log?.('warn', 'alert delivery failed; the receiver replied', { channel: row.channel, outbox: Number(row.id), attempt, error: outcome.error, reply: outcome.reply });
+      }
       this.stats.attempts++;
       await client.query(
         `INSERT INTO alert_deliveries (outbox_id, event_id, channel, attempt, success, status_code, error, duration_ms, hub)

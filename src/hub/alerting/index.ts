@@ -81,7 +81,7 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
   }
   const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const sender = new ChannelSender(config.delivery.timeoutMs);
-  const deliverer = new Deliverer(pool, config, sender, instance);
+  const deliverer = new Deliverer(pool, config, sender, instance, log);
   const st = { evaluations: 0, lastEvaluation: null as EvaluationReport | null, lastError: null as string | null };
   let stopped = false;
   let evalTimer: NodeJS.Timeout | null = null;

@@ -25,11 +25,41 @@ export function requiredName(query: URLSearchParams, key: string): string {
   return v;
 }
 
-/** ISO-8601 (with a time zone or UTC) or epoch milliseconds. */
+/** The times a parameter may name: what JavaScript, PostgreSQL and ISO-8601 (4-digit years) all agree on. */
+const MIN_TIME_MS = Date.UTC(1970, 0, 1);
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const ISO_TIME = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?$/i;
+
+/** ISO-8601 (with a time zone or UTC) or epoch milliseconds, from 1970 to year 9999. */
 export function parseTime(value: string, key: string): Date {
-  const ms = /^\d{10,14}$/.test(value) ? Number(value) : /^\d{4}-\d\d-\d\d/.test(value) ? Date.parse(value) : NaN;
-  if (!Number.isFinite(ms)) throw new BadRequest(`${key} must be an ISO-8601 time or epoch milliseconds (got ${JSON.stringify(value.slice(0, 40))})`);
+  const ms = /^\d{10,14}$/.test(value) ? Number(value) : ISO_TIME.test(value) ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms) || ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
+    throw new BadRequest(`${key} must be an ISO-8601 time or epoch milliseconds from 1970 to 9999 (got ${JSON.stringify(value.slice(0, 40))})`);
+  }
   return new Date(ms);
+}
+
+/** An optional time parameter (see parseTime). */
+export function optionalTime(query: URLSearchParams, key: string): Date | null {
+  const v = query.get(key);
+  return v === null || v === '' ? null : parseTime(v, key);
+}
+
+/** A row id: an integer from 1 to 2^53 − 1 (every id of a bigint column the hub will meet), or null when absent. */
+export function idParam(query: URLSearchParams, key: string): number | null {
+  const v = query.get(key);
+  if (v === null || v === '') return null;
+  const n = /^\d{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new BadRequest(`${key} must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`);
+  return n;
+}
+
+/** One of a fixed set of words (never a lookup in an object: `constructor` or `__proto__` are not choices). */
+export function choiceParam<T extends string>(query: URLSearchParams, key: string, choices: readonly T[], fallback: T): T {
+  const v = query.get(key);
+  if (v === null || v === '') return fallback;
+  if (!(choices as readonly string[]).includes(v)) throw new BadRequest(`${key} must be one of ${choices.join(', ')}`);
+  return v as T;
 }
 
 export interface TimeRange {

@@ -248,12 +248,24 @@ export interface StoreIdentity {
   app: string;
   collectionInterval: number;
   startedAt: string;
+  /** Highest seq this agent has issued; a checkpoint above it (and above the clock in µs) is not its own. */
+  seqCeiling?: number;
 }
 
 export interface StoreOutcome {
   outcome: 'committed' | 'duplicate';
   /** Rows the server refused (row-by-row mode only), per table. */
   rejected: Record<string, number>;
+  /** Set when the checkpoint was ahead of every seq this agent issued: the batch was stored anyway. */
+  checkpointAhead?: { committedSeq: string };
+}
+
+/**
+ * Whether a committed seq cannot be this agent's own: seqs start at the clock in µs and grow by one
+ * per batch, so a genuine one is at most the highest seq issued, and below the clock in µs.
+ */
+export function isCheckpointAhead(committedSeq: number, seqCeiling = 0): boolean {
+  return committedSeq > Math.max(seqCeiling, Date.now() * 1000);
 }
 
 /** SQLSTATE classes that mean "this data", not "this connection": retrying the same rows cannot help. */
@@ -271,16 +283,21 @@ export function isDataError(err: unknown): boolean {
 export async function storeEncoded(client: PgClient, seq: number, files: FileCheckpoint[], sections: SpoolSections | SpoolBytes,
   who: StoreIdentity, options: { rowByRow?: boolean } = {}): Promise<StoreOutcome> {
   const rejected: Record<string, number> = {};
+  let checkpointAhead: StoreOutcome['checkpointAhead'];
   await client.query('BEGIN');
   try {
-    await client.query(
-      `INSERT INTO agent_checkpoints (vps_name, app_name, batch_seq) VALUES ($1, $2, 0) ON CONFLICT (vps_name, app_name) DO NOTHING`,
-      [who.vps, who.app]);
-    const cur = await client.query<{ batch_seq: string }>(
-      'SELECT batch_seq FROM agent_checkpoints WHERE vps_name = $1 AND app_name = $2 FOR UPDATE', [who.vps, who.app]);
-    if (Number(cur.rows[0]!.batch_seq) >= seq) {
-      await client.query('ROLLBACK');
-      return { outcome: 'duplicate', rejected };
+    // Keyed by the login (migration 040): a login that does not hold this vps/app is refused (42501).
+    const cur = await client.query<{ batch_seq: string }>('SELECT observ_checkpoint_lock($1, $2) AS batch_seq', [who.vps, who.app]);
+    const committed = cur.rows[0]!.batch_seq;
+    if (Number(committed) >= seq) {
+      if (!isCheckpointAhead(Number(committed), who.seqCeiling)) {
+        await client.query('ROLLBACK');
+        return { outcome: 'duplicate', rejected };
+      }
+      // Not a seq this agent issued: skipping would silently drop its data. Store, reset, report.
+      checkpointAhead = { committedSeq: committed };
+      await client.query(`INSERT INTO agent_events (timestamp, vps_name, app_name, kind, detail) VALUES (now(), $1, $2, 'checkpoint_ahead', $3::jsonb)`,
+        [who.vps, who.app, JSON.stringify({ code: 'OBS_ERR_CHECKPOINT_AHEAD', committedSeq: committed, seq, seqCeiling: who.seqCeiling ?? null })]);
     }
     let firstError = '';
     for (const { table, columns, section } of TABLES) {
@@ -306,17 +323,14 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
       await client.query(`INSERT INTO agent_events (timestamp, vps_name, app_name, kind, detail) VALUES (now(), $1, $2, 'rows_rejected', $3::jsonb)`,
         [who.vps, who.app, JSON.stringify({ seq, rejected, firstError: firstError.replace(/\u0000/g, '') })]);
     }
-    await client.query(
-      `UPDATE agent_checkpoints SET batch_seq = $3, files = $4::jsonb, collection_interval = $5, agent_version = $6,
-              started_at = $7, updated_at = now()
-        WHERE vps_name = $1 AND app_name = $2`,
+    await client.query('SELECT observ_checkpoint_save($1, $2, $3, $4::jsonb, $5, $6, $7)',
       [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt]);
     const rows = countRows;
     const payload = JSON.stringify({ vps: who.vps, app: who.app, seq, metrics: rows(sections.metrics),
       health: rows(sections.health), logs: rows(sections.logs), events: rows(sections.events) });
     await client.query('SELECT pg_notify($1, $2)', ['observ_batch', payload.length < 7900 ? payload : JSON.stringify({ seq })]);
     await client.query('COMMIT');
-    return { outcome: 'committed', rejected };
+    return checkpointAhead ? { outcome: 'committed', rejected, checkpointAhead } : { outcome: 'committed', rejected };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
@@ -426,7 +440,7 @@ export class Writer {
     const newest = spool.newest;
     let resume: ResumeState;
     if (newest && (!db || newest.seq > db.seq)) resume = { seq: newest.seq, files: newest.files, source: 'spool', databaseReachable: !!db };
-    else if (db && db.seq > 0) resume = { ...db, source: 'database', databaseReachable: true };
+    else if (db && (db.seq > 0 || db.files.length)) resume = { ...db, source: 'database', databaseReachable: true };
     else resume = { seq: 0, files: [], source: 'none', databaseReachable: !!db };
     this.resumeSource = resume.source;
     // Monotonic across restarts even when the database is down and the state dir was lost: the seq
@@ -665,6 +679,7 @@ export class Writer {
         if (direct) this.direct = null;
         else spool.ack();
         this.committedSeq = record.header.seq;
+        if (result.checkpointAhead) this.reportAhead(Number(result.checkpointAhead.committedSeq), 'stored the batch anyway and reset the checkpoint to it');
         this.afterAck(record, result.outcome, result.rejected, !!direct);
       } catch (err) {
         this.stats.flushErrors++;
@@ -672,9 +687,11 @@ export class Writer {
         this.dropConnection();
         if (this.downSince === null) this.downSince = Date.now();
         const delay = Math.round(Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** Math.min(this.failures - 1, 20)) * (0.5 + Math.random() * 0.5));
-        this.log(this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug', 'database write failed; batches wait in the spool',
-          { error: (err as Error).message, seq: record.header.seq, attempt: this.failures, retryInMs: delay,
-            spoolBatches: spool.pendingRecords, spoolBytes: spool.bytes });
+        const refused = (err as { code?: unknown }).code === '42501'; // insufficient_privilege: another login holds this agent
+        this.log(refused ? 'error' : this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug',
+          refused ? "the database refused this agent's login; batches wait in the spool" : 'database write failed; batches wait in the spool',
+          { ...(refused ? { code: 'OBS_ERR_AGENT_LOGIN' } : {}), error: (err as Error).message, seq: record.header.seq, attempt: this.failures,
+            retryInMs: delay, spoolBatches: spool.pendingRecords, spoolBytes: spool.bytes });
         if (!this.closed && !this.retryTimer) {
           this.retryTimer = setTimeout(() => { this.retryTimer = null; void this.drain(); }, delay);
           this.retryTimer.unref?.();
@@ -711,7 +728,8 @@ export class Writer {
   }
 
   private async storeWithDeadline(client: PgClient, record: SpoolRawRecord): Promise<StoreOutcome> {
-    const who = { vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval, startedAt: this.startedAt };
+    const who = { vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval, startedAt: this.startedAt,
+      seqCeiling: this.seqCeiling() };
     const run = async (): Promise<StoreOutcome> => {
       await this.ensurePartitions(client);
       try {
@@ -763,10 +781,17 @@ export class Writer {
       this.prepared = true;
       const cp = await readCheckpoint(client, this.o.vpsName, this.o.app);
       this.dbFiles = cp.files;
-      this.checkSeq(cp.seq);
-      this.committedSeq = cp.seq;
-      const skipped = this.spool?.skipCommitted(cp.seq) ?? 0;
-      if (skipped) this.log('info', 'spooled batches already committed were skipped', { skipped, committedSeq: cp.seq });
+      if (isCheckpointAhead(cp.seq, this.seqCeiling())) {
+        // Trusting it would skip every spooled and future batch as a duplicate: each batch is compared
+        // (and the checkpoint reset) when it is stored instead.
+        this.reportAhead(cp.seq, 'its batches are stored anyway and the checkpoint reset');
+        this.committedSeq = null;
+      } else {
+        this.checkSeq(cp.seq);
+        this.committedSeq = cp.seq;
+        const skipped = this.spool?.skipCommitted(cp.seq) ?? 0;
+        if (skipped) this.log('info', 'spooled batches already committed were skipped', { skipped, committedSeq: cp.seq });
+      }
     } catch (err) {
       destroyClient(client);
       throw err;
@@ -789,6 +814,16 @@ export class Writer {
         { committedSeq: dbSeq, nextSeq: this.nextSeq });
       this.nextSeq = dbSeq + 1;
     }
+  }
+
+  /** Highest seq this agent has issued or reserved (0 before start). */
+  private seqCeiling(): number {
+    return Math.max(this.started ? this.nextSeq - 1 : 0, this.spool?.reservedSeq ?? 0, this.spool?.newest?.seq ?? 0);
+  }
+
+  private reportAhead(committedSeq: number, what: string): void {
+    this.log('error', `the database checkpoint is ahead of every batch this agent issued (another login or agent changed it): ${what}`,
+      { code: 'OBS_ERR_CHECKPOINT_AHEAD', committedSeq, seqCeiling: this.seqCeiling() });
   }
 
   private dropConnection(): void {
