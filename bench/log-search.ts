@@ -29,12 +29,15 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '20' },
     'baseline-runs': { type: 'string', default: '3' },
     dir: { type: 'string' },
+    'load-only': { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(args.rows);
 const DAYS = Number(args.days);
 const RUNS = Number(args.runs);
 const BASELINE_RUNS = Number(args['baseline-runs']);
+/** Bumped whenever the synthetic data changes, so that --dir does not reuse a stale load. */
+const GENERATOR = 2;
 const say = (m: string) => process.stderr.write(`[log-search] ${m}\n`);
 
 // ---- synthetic logs: deterministic (seeded), Zipf-ish vocabulary, a few planted rare tokens ----
@@ -43,9 +46,15 @@ const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
 const WORDS = Array.from({ length: 3000 }, (_, i) => 'w' + i.toString(36) + ['alpha', 'beta', 'gamma', 'delta', 'omega'][i % 5]);
 const zipfWord = () => WORDS[Math.floor(WORDS.length * rnd() ** 3)]!;
-/** Planted tokens: each appears in RARE_COUNT lines at random positions. */
+/** Planted tokens: each appears in RARE_COUNT lines' messages at random positions. */
 const RARE = ['zebracorn', 'quokkafire', 'mangosteenx', 'vorpalblade', 'snarkhunt'];
 const RARE_COUNT = 20;
+/** Tokens that occur exactly once: in a message, or only in a context value (`order_ref`). */
+const ONCE_MESSAGE = ['order123457', 'jabberwockq', 'frumiousbx'];
+const ONCE_CONTEXT = ['ordzq9x7k', 'tumtumtree', 'borogovemx'];
+const LOGGERS = ['shop.http', 'shop.db', 'billing.worker', 'auth.session', 'mailer'];
+/** context.action: "logout" is in ~2 % of lines, never in a message ("logged in" stems to "log"). */
+const ACTIONS = ['view', 'view', 'view', 'click', 'search', 'purchase', 'login', 'view', 'click', 'view', 'view', 'click', 'search', 'view', 'view', 'view', 'view', 'click', 'view', 'view', 'view', 'search', 'click', 'view', 'view', 'view', 'view', 'view', 'view', 'click', 'view', 'view', 'view', 'view', 'search', 'view', 'click', 'view', 'view', 'view', 'view', 'view', 'view', 'click', 'view', 'view', 'view', 'view', 'search', 'logout'];
 const TEMPLATES: (() => { level: string; message: string })[] = [
   () => ({ level: 'INFO', message: `request served GET /api/${zipfWord()}/${Math.floor(rnd() * 1e5)} 200 in ${Math.floor(rnd() * 300)} ms` }),
   () => ({ level: 'INFO', message: `user ${Math.floor(rnd() * 1e4)} logged in from ${zipfWord()}` }),
@@ -57,27 +66,30 @@ const TEMPLATES: (() => { level: string; message: string })[] = [
 ];
 const TEMPLATE_WEIGHTS = [0.45, 0.15, 0.12, 0.12, 0.08, 0.05, 0.03];
 
-function makeRow(i: number, start: number, spanMs: number, rarePositions: Map<number, string>): string {
+function makeRow(i: number, start: number, spanMs: number, planted: Map<number, { message?: string; context?: string }>): string {
   let r = rnd();
   let t = 0;
   while (t < TEMPLATES.length - 1 && r > TEMPLATE_WEIGHTS[t]!) { r -= TEMPLATE_WEIGHTS[t]!; t++; }
   let { level, message } = TEMPLATES[t]!();
-  const rare = rarePositions.get(i);
-  if (rare) message += ` ${rare}`;
+  const plant = planted.get(i);
+  if (plant?.message) message += ` ${plant.message}`;
   if (i % 1_000_003 === 17) level = 'FATAL';
   const app = `app-${Math.floor(rnd() ** 2 * 20)}`;
   const vps = `vps-${Math.floor(rnd() * 10)}`;
   const ts = new Date(start + Math.floor((i / ROWS) * spanMs));
-  const context = { user_id: Math.floor(rnd() * 1e4), request_id: Math.floor(rnd() * 1e9).toString(36) };
-  return encodeCopyRow([ts.toISOString(), vps, app, level, message, context, 'app', null, '/var/log/app.log', null, null]);
+  const context: Record<string, unknown> = { user_id: Math.floor(rnd() * 1e4), request_id: Math.floor(rnd() * 1e9).toString(36), action: pick(ACTIONS) };
+  if (plant?.context) context.order_ref = plant.context;
+  return encodeCopyRow([ts.toISOString(), vps, app, level, message, context, pick(LOGGERS), null, '/var/log/app.log', null, null]);
 }
 
 async function load(url: string): Promise<{ seconds: number; rowsPerSecond: number }> {
   const client = await connect(url, { queryTimeoutMs: 0, statementTimeoutMs: 0 });
   await migrate(client);
   await client.query('SELECT observ_ensure_partitions($1, 2)', [DAYS + 1]);
-  const rarePositions = new Map<number, string>();
-  for (const token of RARE) for (let k = 0; k < RARE_COUNT; k++) rarePositions.set(Math.floor(rnd() * ROWS), token);
+  const planted = new Map<number, { message?: string; context?: string }>();
+  for (const token of RARE) for (let k = 0; k < RARE_COUNT; k++) planted.set(Math.floor(rnd() * ROWS), { message: token });
+  for (const token of ONCE_MESSAGE) planted.set(Math.floor(rnd() * ROWS), { message: token });
+  for (const token of ONCE_CONTEXT) planted.set(Math.floor(rnd() * ROWS), { context: token });
   const spanMs = DAYS * 86_400_000;
   const start = Date.now() - spanMs;
   const { from } = require('pg-copy-streams') as typeof import('pg-copy-streams');
@@ -88,7 +100,7 @@ async function load(url: string): Promise<{ seconds: number; rowsPerSecond: numb
     function* rows() {
       let buf = '';
       for (let i = base; i < end; i++) {
-        buf += makeRow(i, start, spanMs, rarePositions);
+        buf += makeRow(i, start, spanMs, planted);
         if (buf.length > 1 << 20) { yield buf; buf = ''; }
       }
       if (buf) yield buf;
@@ -132,9 +144,9 @@ async function main(): Promise<void> {
   try {
     const marker = join(dir, 'observ-bench-loaded.json');
     const admin = await connect(pg.urlFor('postgres'));
-    const prior = existsSync(marker) ? JSON.parse(readFileSync(marker, 'utf8')) as { rows: number; days: number; load: { seconds: number; rowsPerSecond: number } } : null;
+    const prior = existsSync(marker) ? JSON.parse(readFileSync(marker, 'utf8')) as { rows: number; days: number; generator?: number; load: { seconds: number; rowsPerSecond: number } } : null;
     let loadFigures: { seconds: number; rowsPerSecond: number };
-    if (prior && prior.rows === ROWS && prior.days === DAYS) {
+    if (prior && prior.rows === ROWS && prior.days === DAYS && prior.generator === GENERATOR) {
       say(`reusing the ${ROWS.toLocaleString('en')} rows loaded before in ${dir}`);
       loadFigures = prior.load;
     } else {
@@ -142,9 +154,10 @@ async function main(): Promise<void> {
       await admin.query('CREATE DATABASE bench_logs');
       say(`loading ${ROWS.toLocaleString('en')} rows over ${DAYS} days…`);
       loadFigures = await load(pg.urlFor('bench_logs'));
-      writeFileSync(marker, JSON.stringify({ rows: ROWS, days: DAYS, load: loadFigures }));
+      writeFileSync(marker, JSON.stringify({ rows: ROWS, days: DAYS, generator: GENERATOR, load: loadFigures }));
     }
     await admin.end();
+    if (args['load-only']) { say(`loaded; --load-only: no queries (${JSON.stringify(loadFigures)})`); return; }
     const url = pg.urlFor('bench_logs');
     const pool = new (loadPg().Pool)({ connectionString: url, max: 2, statement_timeout: 20_000 });
     pool.on('error', () => {});
