@@ -250,3 +250,12 @@ test('a phrase that is costly to recheck is cut by its statement time bound and 
   assert.deepEqual(once.entries.map((e) => e.message), ['order123457 shipped']);
   assert.equal(once.partial, false);
 });
+
+test('a cursor round-trips with its slice length; a forged one is refused', async () => {
+  const { encodeCursor, decodeCursor } = await import('../../src/hub/api/logs.js');
+  assert.deepEqual(decodeCursor(encodeCursor('2030-01-01T00:00:00.000000Z', '0', 86_400_000)), { ts: '2030-01-01T00:00:00.000000Z', id: '0', sliceMs: 86_400_000 });
+  assert.deepEqual(decodeCursor(encodeCursor('2024-02-29T23:59:59.999999Z', '9223372036854775807')), { ts: '2024-02-29T23:59:59.999999Z', id: '9223372036854775807' });
+  for (const forged of [['2023-02-29T00:00:00.000000Z', '1'], ['2030-01-01T24:00:00.000000Z', '1'], ['2030-01-01T00:00:00.000000Z', '9223372036854775808'], ['2030-01-01T00:00:00.000000Z', '1', 1.5]]) {
+    assert.throws(() => decodeCursor(Buffer.from(JSON.stringify(forged)).toString('base64url')), /^BadRequest: cursor is not valid/, JSON.stringify(forged));
+  }
+});

@@ -89,7 +89,6 @@ export interface LogEntry {
 export interface LogSearchResult {
   entries: LogEntry[];
   nextCursor: string | null;
-  /** How the query ran (for the curious and for bench/log-search.ts). */
   /** True when the time budget ran out before the page filled: nextCursor continues below searchedBackTo. */
   partial: boolean;
   searchedBackTo: string | null;
@@ -326,6 +325,7 @@ async function slicedBitmap(client: PgClient, q: LogQuery, before: LogCursor | n
   for (let round = 0; round < 1_000; round++) {
     const top: number = hi ? hi.getTime() : newest.getTime() + 1;
     const lo: Date | null = top - sliceMs <= oldest.getTime() ? null : new Date(top - sliceMs);
+    if (budget.statementMs() < 1) return { ...out, stoppedAt: new Date(top), nextSliceMs: Math.round(sliceMs) }; // no time left to run one
     const started = performance.now();
     const found = await withinTime(client, budget.statementMs(), outerTimeoutMs, () => bitmapSearch(client, q, before, want - out.rows.length, { lo, hi }));
     out.slices++;
@@ -333,7 +333,7 @@ async function slicedBitmap(client: PgClient, q: LogQuery, before: LogCursor | n
       // Too many lines to recheck in this slice: a shorter one, from the same place.
       out.cut++;
       sliceMs = Math.max(1, Math.floor(Math.min(sliceMs, top - oldest.getTime()) / 8));
-      if (budget.spent(out.rows.length) || budget.statementMs() < 1) return { ...out, stoppedAt: new Date(top), nextSliceMs: sliceMs };
+      if (budget.spent(out.rows.length)) return { ...out, stoppedAt: new Date(top), nextSliceMs: sliceMs };
       continue;
     }
     out.rows.push(...found);
@@ -341,7 +341,7 @@ async function slicedBitmap(client: PgClient, q: LogQuery, before: LogCursor | n
     // Cheap slices grow (a rare term covers the span in a few steps); an expensive one stays put.
     if (performance.now() - started < tuning.budgetMs / 8) sliceMs *= found.length ? 4 : 16;
     hi = lo;
-    if (budget.spent(out.rows.length) || budget.statementMs() < 1) return { ...out, stoppedAt: lo, nextSliceMs: Math.round(sliceMs) };
+    if (budget.spent(out.rows.length)) return { ...out, stoppedAt: lo, nextSliceMs: Math.round(sliceMs) };
   }
   return { ...out, stoppedAt: new Date(hi ? hi.getTime() : newest.getTime() + 1), nextSliceMs: Math.round(sliceMs) };
 }
@@ -438,7 +438,7 @@ export async function searchLogs(pool: PgPool, q: LogQuery, tuning: LogSearchTun
       return {
         entries: page.map(toEntry),
         // A partial page continues strictly below the slice boundary (ids start at 1).
-        nextCursor: more && last ? encodeCursor(last.ts, last.id) : partial ? encodeCursor(isoMicro(stoppedAt!), '0', sliced!.nextSliceMs ?? undefined) : null,
+        nextCursor: more && last ? encodeCursor(last.ts, last.id) : partial ? encodeCursor(isoMicro(stoppedAt!), '0', sliced!.nextSliceMs === null ? undefined : Math.min(MAX_SLICE_MS, Math.max(1, Math.round(sliced!.nextSliceMs)))) : null,
         partial,
         searchedBackTo: partial ? stoppedAt!.toISOString() : null,
         plan: { strategy, estimatedRows, estimatedMatches, walkLimit, slices: sliced?.slices ?? 0, cutStatements, elapsedMs: Math.round(budget.elapsed()), tsquery },
