@@ -7,7 +7,10 @@
 // the stored tsvector's GIN, timestamp, app, level, context GIN, live-tail), spread over `days` daily
 // partitions in time order as agents would write them, ANALYZEs, then times each query class.
 // --dir keeps the database between runs (a second run with the same --rows skips the load).
-// Prints one JSON object: load rate, then p50/p95 (ms) per class for ours and for the baseline.
+// Prints one JSON object: load rate, then p50/p95 (ms) per class for ours and for the baseline, the
+// context- and logger-only words, terms that occur once (found by the first request?), the costliest
+// phrase the query limits allow, issue 16's 991-character phrase (must be a 400), and 12 of the
+// costliest phrase at once on the 2-connection pool.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,12 +33,15 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '20' },
     'baseline-runs': { type: 'string', default: '3' },
     dir: { type: 'string' },
+    'load-only': { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(args.rows);
 const DAYS = Number(args.days);
 const RUNS = Number(args.runs);
 const BASELINE_RUNS = Number(args['baseline-runs']);
+/** Bumped whenever the synthetic data changes, so that --dir does not reuse a stale load. */
+const GENERATOR = 2;
 const say = (m: string) => process.stderr.write(`[log-search] ${m}\n`);
 
 // ---- synthetic logs: deterministic (seeded), Zipf-ish vocabulary, a few planted rare tokens ----
@@ -44,9 +50,15 @@ const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
 const WORDS = Array.from({ length: 3000 }, (_, i) => 'w' + i.toString(36) + ['alpha', 'beta', 'gamma', 'delta', 'omega'][i % 5]);
 const zipfWord = () => WORDS[Math.floor(WORDS.length * rnd() ** 3)]!;
-/** Planted tokens: each appears in RARE_COUNT lines at random positions. */
+/** Planted tokens: each appears in RARE_COUNT lines' messages at random positions. */
 const RARE = ['zebracorn', 'quokkafire', 'mangosteenx', 'vorpalblade', 'snarkhunt'];
 const RARE_COUNT = 20;
+/** Tokens that occur exactly once: in a message, or only in a context value (`order_ref`). */
+const ONCE_MESSAGE = ['order123457', 'jabberwockq', 'frumiousbx'];
+const ONCE_CONTEXT = ['ordzq9x7k', 'tumtumtree', 'borogovemx'];
+const LOGGERS = ['shop.http', 'shop.db', 'billing.worker', 'auth.session', 'mailer'];
+/** context.action: "logout" is in ~2 % of lines, never in a message ("logged in" stems to "log"). */
+const ACTIONS = ['view', 'view', 'view', 'click', 'search', 'purchase', 'login', 'view', 'click', 'view', 'view', 'click', 'search', 'view', 'view', 'view', 'view', 'click', 'view', 'view', 'view', 'search', 'click', 'view', 'view', 'view', 'view', 'view', 'view', 'click', 'view', 'view', 'view', 'view', 'search', 'view', 'click', 'view', 'view', 'view', 'view', 'view', 'view', 'click', 'view', 'view', 'view', 'view', 'search', 'logout'];
 const TEMPLATES: (() => { level: string; message: string })[] = [
   () => ({ level: 'INFO', message: `request served GET /api/${zipfWord()}/${Math.floor(rnd() * 1e5)} 200 in ${Math.floor(rnd() * 300)} ms` }),
   () => ({ level: 'INFO', message: `user ${Math.floor(rnd() * 1e4)} logged in from ${zipfWord()}` }),
@@ -58,27 +70,30 @@ const TEMPLATES: (() => { level: string; message: string })[] = [
 ];
 const TEMPLATE_WEIGHTS = [0.45, 0.15, 0.12, 0.12, 0.08, 0.05, 0.03];
 
-function makeRow(i: number, start: number, spanMs: number, rarePositions: Map<number, string>): string {
+function makeRow(i: number, start: number, spanMs: number, planted: Map<number, { message?: string; context?: string }>): string {
   let r = rnd();
   let t = 0;
   while (t < TEMPLATES.length - 1 && r > TEMPLATE_WEIGHTS[t]!) { r -= TEMPLATE_WEIGHTS[t]!; t++; }
   let { level, message } = TEMPLATES[t]!();
-  const rare = rarePositions.get(i);
-  if (rare) message += ` ${rare}`;
+  const plant = planted.get(i);
+  if (plant?.message) message += ` ${plant.message}`;
   if (i % 1_000_003 === 17) level = 'FATAL';
   const app = `app-${Math.floor(rnd() ** 2 * 20)}`;
   const vps = `vps-${Math.floor(rnd() * 10)}`;
   const ts = new Date(start + Math.floor((i / ROWS) * spanMs));
-  const context = { user_id: Math.floor(rnd() * 1e4), request_id: Math.floor(rnd() * 1e9).toString(36) };
-  return encodeCopyRow([ts.toISOString(), vps, app, level, message, context, 'app', null, '/var/log/app.log', null, null]);
+  const context: Record<string, unknown> = { user_id: Math.floor(rnd() * 1e4), request_id: Math.floor(rnd() * 1e9).toString(36), action: pick(ACTIONS) };
+  if (plant?.context) context.order_ref = plant.context;
+  return encodeCopyRow([ts.toISOString(), vps, app, level, message, context, pick(LOGGERS), null, '/var/log/app.log', null, null]);
 }
 
 async function load(url: string): Promise<{ seconds: number; rowsPerSecond: number }> {
   const client = await connect(url, { queryTimeoutMs: 0, statementTimeoutMs: 0 });
   await migrate(client);
   await client.query('SELECT observ_ensure_partitions($1, 2)', [DAYS + 1]);
-  const rarePositions = new Map<number, string>();
-  for (const token of RARE) for (let k = 0; k < RARE_COUNT; k++) rarePositions.set(Math.floor(rnd() * ROWS), token);
+  const planted = new Map<number, { message?: string; context?: string }>();
+  for (const token of RARE) for (let k = 0; k < RARE_COUNT; k++) planted.set(Math.floor(rnd() * ROWS), { message: token });
+  for (const token of ONCE_MESSAGE) planted.set(Math.floor(rnd() * ROWS), { message: token });
+  for (const token of ONCE_CONTEXT) planted.set(Math.floor(rnd() * ROWS), { context: token });
   const spanMs = DAYS * 86_400_000;
   const start = Date.now() - spanMs;
   const { from } = require('pg-copy-streams') as typeof import('pg-copy-streams');
@@ -89,7 +104,7 @@ async function load(url: string): Promise<{ seconds: number; rowsPerSecond: numb
     function* rows() {
       let buf = '';
       for (let i = base; i < end; i++) {
-        buf += makeRow(i, start, spanMs, rarePositions);
+        buf += makeRow(i, start, spanMs, planted);
         if (buf.length > 1 << 20) { yield buf; buf = ''; }
       }
       if (buf) yield buf;
@@ -107,7 +122,14 @@ async function load(url: string): Promise<{ seconds: number; rowsPerSecond: numb
   return { seconds: Math.round(seconds), rowsPerSecond: Math.round(ROWS / seconds) };
 }
 
-interface QueryClass { name: string; queries: string[] }
+/** `rejected`: the hub must answer 400 (the query is beyond QUERY_LIMITS); `baselineRuns` overrides --baseline-runs. */
+interface QueryClass { name: string; queries: string[]; rejected?: boolean; baselineRuns?: number }
+
+const enc = encodeURIComponent;
+/** Issue 16's attack: the pair 90 times in one quoted phrase (991 characters with the quotes). */
+const LONG_PHRASE_ATTACK = '"' + Array(90).fill('user login').join(' ') + '"';
+/** The costliest phrase the limits allow: 8 common words that share ~15 % of the lines, never in this order. */
+const LONGEST_ALLOWED_PHRASE = '"' + Array(4).fill('logged user').join(' ') + '"';
 
 const CLASSES: QueryClass[] = [
   { name: 'common', queries: ['q=request', 'q=served', 'q=user', 'q=payment', 'q=' + WORDS[0]] },
@@ -118,12 +140,43 @@ const CLASSES: QueryClass[] = [
   // Adversarial: both words are common, never in this order. Every line holding both must be rechecked
   // (the index has no positions), so this is bounded by the time budget and returns partial pages.
   { name: 'noMatchPhraseOfCommonWords', queries: ['q=' + encodeURIComponent('"refused connection"'), 'q=' + encodeURIComponent('"served request"')] },
+  { name: 'contextWord', queries: ['q=logout', 'q=purchase', 'q=' + enc('logout -purchase')] },
+  { name: 'loggerWord', queries: ['q=billing', 'q=mailer', 'q=' + enc('auth.session')] },
+  // A term that occurs once in 10M lines: in a message, or only in a context value. Found by the first request?
+  { name: 'onceInMessage', queries: ONCE_MESSAGE.map((t) => `q=${t}`) },
+  { name: 'onceInContext', queries: ONCE_CONTEXT.map((t) => `q=${t}`) },
+  { name: 'longestAllowedPhrase', queries: ['q=' + enc(LONGEST_ALLOWED_PHRASE), 'q=' + enc('"refused connection"')], baselineRuns: 1 },
+  { name: 'longPhraseAttack', queries: ['q=' + enc(LONG_PHRASE_ATTACK)], rejected: true, baselineRuns: 1 },
   { name: 'filterOnly', queries: ['level=ERROR', 'app=app-3', 'level=WARN&app=app-7', 'level=FATAL', 'ctx.user_id=4242', 'vps=vps-3&level=ERROR'] },
   { name: 'textAndFilter', queries: ['q=refused&app=app-2', 'q=zebracorn&level=INFO', 'q=payment&vps=vps-1&level=ERROR'] },
 ];
 
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!; };
 const round = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * Issue 16's flood: 12 searches at once for the costliest allowed phrase on the same 2-connection pool,
+ * and meanwhile a cheap query (as /api/fleet would be on a shared pool), timed from its submission.
+ */
+async function parallelAttack(pool: import('../src/db/pg.js').PgPool): Promise<Record<string, unknown>> {
+  const q = () => parseLogQuery(new URLSearchParams('q=' + enc(LONGEST_ALLOWED_PHRASE)));
+  const t0 = performance.now();
+  let errors = 0;
+  let partial = 0;
+  const each: number[] = [];
+  const searches = Array.from({ length: 12 }, async () => {
+    const s0 = performance.now();
+    try { if ((await searchLogs(pool, q())).partial) partial++; } catch { errors++; }
+    each.push(performance.now() - s0);
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  const c0 = performance.now();
+  await pool.query('SELECT count(*) FROM agent_checkpoints');
+  const cheapQueryMs = performance.now() - c0;
+  await Promise.all(searches);
+  return { clients: 12, poolSize: 2, wallMs: Math.round(performance.now() - t0), maxRequestMs: Math.round(Math.max(...each)), errors, partialPages: partial,
+    cheapQueryOnSamePoolMs: Math.round(cheapQueryMs) };
+}
 
 async function main(): Promise<void> {
   const dir = args.dir ?? mkdtempSync(join(tmpdir(), 'observ-bench-logs-'));
@@ -133,9 +186,9 @@ async function main(): Promise<void> {
   try {
     const marker = join(dir, 'observ-bench-loaded.json');
     const admin = await connect(pg.urlFor('postgres'));
-    const prior = existsSync(marker) ? JSON.parse(readFileSync(marker, 'utf8')) as { rows: number; days: number; load: { seconds: number; rowsPerSecond: number } } : null;
+    const prior = existsSync(marker) ? JSON.parse(readFileSync(marker, 'utf8')) as { rows: number; days: number; generator?: number; load: { seconds: number; rowsPerSecond: number } } : null;
     let loadFigures: { seconds: number; rowsPerSecond: number };
-    if (prior && prior.rows === ROWS && prior.days === DAYS) {
+    if (prior && prior.rows === ROWS && prior.days === DAYS && prior.generator === GENERATOR) {
       say(`reusing the ${ROWS.toLocaleString('en')} rows loaded before in ${dir}`);
       loadFigures = prior.load;
     } else {
@@ -143,9 +196,10 @@ async function main(): Promise<void> {
       await admin.query('CREATE DATABASE bench_logs');
       say(`loading ${ROWS.toLocaleString('en')} rows over ${DAYS} days…`);
       loadFigures = await load(pg.urlFor('bench_logs'));
-      writeFileSync(marker, JSON.stringify({ rows: ROWS, days: DAYS, load: loadFigures }));
+      writeFileSync(marker, JSON.stringify({ rows: ROWS, days: DAYS, generator: GENERATOR, load: loadFigures }));
     }
     await admin.end();
+    if (args['load-only']) { say(`loaded; --load-only: no queries (${JSON.stringify(loadFigures)})`); return; }
     const url = pg.urlFor('bench_logs');
     const pool = new (loadPg().Pool)({ connectionString: url, max: 2, statement_timeout: 20_000 });
     pool.on('error', () => {});
@@ -154,30 +208,41 @@ async function main(): Promise<void> {
     const ours: Record<string, unknown> = {};
     const baseline: Record<string, unknown> = {};
     for (const cls of CLASSES) {
-      // Warm-up: one pass, untimed (first touch of a partition's index pages).
-      for (const qs of cls.queries) await searchLogs(pool, parseLogQuery(new URLSearchParams(qs)));
-      const times: number[] = [];
-      const strategies: Record<string, number> = {};
-      const found: number[] = [];
-      let partial = 0;
-      for (let r = 0; r < RUNS; r++) {
+      if (cls.rejected) {
+        let rejected = 0;
         for (const qs of cls.queries) {
-          const t0 = performance.now();
-          const res: LogSearchResult = await searchLogs(pool, parseLogQuery(new URLSearchParams(qs)));
-          times.push(performance.now() - t0);
-          strategies[res.plan.strategy] = (strategies[res.plan.strategy] ?? 0) + 1;
-          if (r === 0) found.push(res.entries.length);
-          if (res.partial) partial++;
+          try { parseLogQuery(new URLSearchParams(qs)); } catch (err) { if ((err as { status?: string }).status?.startsWith('400')) rejected++; }
         }
+        ours[cls.name] = { rejectedWith400: rejected, queries: cls.queries.length };
+        say(`ours ${cls.name}: ${JSON.stringify(ours[cls.name])}`);
+      } else {
+        // Warm-up: one pass, untimed (first touch of a partition's index pages).
+        for (const qs of cls.queries) await searchLogs(pool, parseLogQuery(new URLSearchParams(qs)));
+        const times: number[] = [];
+        const strategies: Record<string, number> = {};
+        const found: number[] = [];
+        let partial = 0;
+        let cut = 0;
+        for (let r = 0; r < RUNS; r++) {
+          for (const qs of cls.queries) {
+            const t0 = performance.now();
+            const res: LogSearchResult = await searchLogs(pool, parseLogQuery(new URLSearchParams(qs)));
+            times.push(performance.now() - t0);
+            strategies[res.plan.strategy] = (strategies[res.plan.strategy] ?? 0) + 1;
+            if (r === 0) found.push(res.entries.length);
+            if (res.partial) partial++;
+            cut += res.plan.cutStatements;
+          }
       }
-      ours[cls.name] = { p50: round(pct(times, 50)), p95: round(pct(times, 95)), max: round(Math.max(...times)), queries: times.length, strategies, partialPages: partial, resultsPerQuery: found };
+      ours[cls.name] = { p50: round(pct(times, 50)), p95: round(pct(times, 95)), max: round(Math.max(...times)), queries: times.length, strategies, partialPages: partial, cutStatements: cut, resultsPerQuery: found };
       say(`ours ${cls.name}: ${JSON.stringify(ours[cls.name])}`);
+      }
 
       // Baseline: one statement, planner's choice.
       const btimes: number[] = [];
-      for (let r = 0; r < BASELINE_RUNS; r++) {
+      for (let r = 0; r < (cls.baselineRuns ?? BASELINE_RUNS); r++) {
         for (const qs of cls.queries) {
-          const q = parseLogQuery(new URLSearchParams(qs));
+          const q = cls.rejected ? { ...parseLogQuery(new URLSearchParams()), q: new URLSearchParams(qs).get('q') } : parseLogQuery(new URLSearchParams(qs));
           const conds: string[] = [];
           const params: unknown[] = [];
           const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
@@ -198,12 +263,14 @@ async function main(): Promise<void> {
       baseline[cls.name] = { p50: round(pct(btimes, 50)), p95: round(pct(btimes, 95)), max: round(Math.max(...btimes)), queries: btimes.length };
       say(`baseline ${cls.name}: ${JSON.stringify(baseline[cls.name])}`);
     }
+    const parallel = await parallelAttack(pool);
+    say(`parallel: ${JSON.stringify(parallel)}`);
     await pool.end();
     process.stdout.write(JSON.stringify({
       bench: 'log-search', node: process.version, rows: ROWS, days: DAYS, tableSizeMb: size.rows[0]!.mb, load: loadFigures,
       note: 'ms per query, searchLogs() called directly on a 2-connection pool; baseline = one statement, ORDER BY timestamp DESC LIMIT 51, planner\'s choice',
       classes: Object.fromEntries(CLASSES.map((c) => [c.name, c.queries.map((q) => decodeURIComponent(q))])),
-      ours, baseline,
+      ours, baseline, parallelLongestAllowedPhrase: parallel,
     }, null, 2) + '\n');
   } finally {
     await pg.stop();

@@ -28,7 +28,7 @@ test('the spec tables have exactly the spec column names', async (t) => {
   const ctx = await client.query(`SELECT data_type FROM information_schema.columns WHERE table_name = 'log_entries' AND column_name = 'context'`);
   assert.equal(ctx.rows[0].data_type, 'jsonb');
   const gin = await client.query(`SELECT indexdef FROM pg_indexes WHERE tablename = 'log_entries' AND indexdef ILIKE '%USING gin (search)%'`);
-  assert.equal(gin.rowCount, 1, 'a GIN full-text index on log_entries.search (the stored tsvector of message)');
+  assert.equal(gin.rowCount, 1, 'a GIN full-text index on log_entries.search (the stored tsvector of message, logger and context)');
 });
 
 test('migrations are recorded and running them again changes nothing', async (t) => {

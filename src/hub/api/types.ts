@@ -108,7 +108,13 @@ export interface LogSearchResult {
   partial: boolean;
   searchedBackTo: string | null;
   /** How the query ran (for the curious and for bench/log-search.ts). */
-  plan: { strategy: 'bitmap' | 'walk' | 'walk+bitmap'; estimatedRows: number; estimatedMatches: number; walkLimit: number | null; slices: number; tsquery: string | null };
+  plan: {
+    strategy: 'bitmap' | 'walk' | 'walk+bitmap'; estimatedRows: number; estimatedMatches: number; walkLimit: number | null; slices: number;
+    /** Statements cut by their time bound (then shrunk and retried, or left for the next page). */
+    cutStatements: number;
+    elapsedMs: number;
+    tsquery: string | null;
+  };
 }
 
 // ── Alerting: GET /api/alerts (= /api/alerts/open), /api/alert-events, /api/alert-rules, … ──────
