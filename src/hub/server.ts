@@ -22,6 +22,8 @@ import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
 import { alertsApi, parseEventQuery, startAlerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
+import { parseUptimeQuery, queryUptime } from './api/uptime.js';
+import { loadStatusPage, parseStatusPage, queryPublicStatus, type StatusPageConfig, type StatusPageInput } from './api/public-status.js';
 import { resolveAuth, SessionAuth, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
 
@@ -52,6 +54,13 @@ export interface HubOptions {
   alertsFile?: string;
   /** Public URL of the dashboard, for links in notifications (default $OBSERV_HUB_PUBLIC_URL, else the listen URL). */
   publicUrl?: string;
+  /**
+   * The public status page (/status, /api/public/status; src/hub/api/public-status.ts): a YAML file or
+   * its parsed form. Default $OBSERV_STATUS_PAGE; off when neither is given.
+   */
+  statusPage?: string | StatusPageInput;
+  /** How often the live feed re-reads liveness and alert state for open pages (default 5000 ms). */
+  liveTickMs?: number;
   /** Partition upkeep, rollups and retention on a schedule (src/ops/maintenance): on by default. */
   maintenance?: boolean;
   log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
@@ -131,6 +140,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level: level.toUpperCase(), logger: 'fleet-hub', message, ...(context ? { context } : {}) }) + '\n'));
   const host = options.host ?? '127.0.0.1';
   const auth = await resolveAuth(host, isLoopback(host), options.auth);
+  const statusPageSource = options.statusPage ?? (process.env.OBSERV_STATUS_PAGE || undefined);
+  const statusPage: StatusPageConfig | null = statusPageSource === undefined ? null
+    : typeof statusPageSource === 'string' ? await loadStatusPage(statusPageSource) : parseStatusPage(statusPageSource);
   const { uws, implementation } = loadUws((m) => log('warn', m));
   const pool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 10 },
     (err) => log('warn', 'database connection failed', { error: err.message }));
@@ -140,10 +152,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const app = uws.App();
   const stats: HubStats = { wsClients: 0, wsDropped: 0, published: 0, logLinesPushed: 0 };
   const maxBuffered = options.liveMaxBufferedBytes ?? 1024 * 1024;
+  // A card's status follows the alert state machine when this hub runs alerting (see api/fleet.ts).
+  const fleetOptions = { statusFromAlerts: options.alerting ?? true };
+  const liveTickMs = options.liveTickMs ?? 5000;
   const live = new LiveFeed(options.databaseUrl, pool, {
     publish: (topic, message) => app.publish(topic, message),
     numSubscribers: (topic) => app.numSubscribers(topic),
-  }, stats, log);
+  }, stats, log, fleetOptions);
 
   const sendJson = (res: HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}) => {
     res.cork(() => {
@@ -206,7 +221,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   app.get('/api/fleet', api(async (q) => {
     rejectUnknown(q, ['vps', 'app']);
-    return { generatedAt: new Date().toISOString(), fleet: await queryFleet(pool, { vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }) };
+    return { generatedAt: new Date().toISOString(), fleet: await queryFleet(pool, { vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }, fleetOptions) };
   }));
   app.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
   app.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
@@ -248,6 +263,19 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       if (!aborted) sendJson(res, '200 OK', result);
     }).catch((err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
   });
+  // ── Dashboard routes (uptime per check; the public status page) ──────────────────────────────────
+  app.get('/api/uptime', api((q) => queryUptime(pool, parseUptimeQuery(q))));
+  // Public: no session needed, even with auth on; answers only what the status-page file names.
+  app.get('/api/public/status', (res, req) => {
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    if (req.getQuery()) { sendJson(res, '400 Bad Request', { error: 'this endpoint takes no parameters' }); return; }
+    if (!statusPage) { sendJson(res, '404 Not Found', { error: 'the status page is not enabled (set OBSERV_STATUS_PAGE to a status-page file, see docs/hub.md)' }); return; }
+    queryPublicStatus(pool, statusPage, fleetOptions).then(
+      (body) => { if (!aborted) sendJson(res, '200 OK', body); },
+      (err: Error) => { if (!aborted) { log('error', 'public status failed', { error: err.message }); sendJson(res, '500 Internal Server Error', { error: 'status unavailable' }); } });
+  });
+  // ── end of dashboard routes ───────────────────────────────────────────────────────────────────────
   app.any('/api/*', (res) => sendJson(res, '404 Not Found', { error: 'no such API endpoint' }));
 
   app.ws<LiveUserData>('/live', {
@@ -275,7 +303,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       stats.wsClients++;
       ws.subscribe('fleet');
       ws.getUserData().topics.add('fleet');
-      ws.send(JSON.stringify({ type: 'hello', topics: ['fleet'] }));
+      ws.send(JSON.stringify({ type: 'hello', topics: ['fleet'], tickMs: liveTickMs, at: new Date().toISOString() }));
     },
     message: (ws: WebSocket, message: ArrayBuffer) => {
       let msg: { subscribe?: unknown; unsubscribe?: unknown };
@@ -299,7 +327,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   app.get('/*', (res, req) => {
     let path = req.getUrl();
-    if (path === '/' || !extname(path)) path = '/index.html';
+    if (path === '/status' || path === '/status/') path = '/status.html'; // the public status page (dashboard routes)
+    else if (path === '/' || !extname(path)) path = '/index.html';
     const file = staticFiles.get(path);
     if (!file) {
       res.cork(() => res.writeStatus('404 Not Found').writeHeader('content-type', 'text/plain').end('not found'));
@@ -326,6 +355,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     await pool.end().catch(() => {});
     throw new ObservError('OBS_ERR_DB_UNREACHABLE', `the hub cannot LISTEN on the database: ${err.message}`, { cause: err });
   });
+  live.startTicker(liveTickMs);
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {
     app.listen(host, options.port ?? 8080, (token) => {

@@ -5,6 +5,24 @@ import type { PgPool } from '../../db/pg.js';
 import { bucketSeconds, intParam, optionalName, rejectUnknown, requiredName, timeRange, type TimeRange } from './params.js';
 import { MAX_POINTS, RAW_MAX_RANGE_MS, rollupColumns } from './metrics.js';
 
+/**
+ * Seconds between two results of the most frequently run check, from the app's newest 200 results
+ * (an index walk): the floor of a bucket, so that no bucket is finer than the checks.
+ */
+export async function checkSpacing(pool: PgPool, vps: string, app: string): Promise<number> {
+  const r = await pool.query<{ url: string; t: Date }>(
+    `SELECT url, timestamp AS t FROM health_checks WHERE vps_name = $1 AND app_name = $2 ORDER BY timestamp DESC LIMIT 200`, [vps, app]);
+  const byUrl = new Map<string, number[]>();
+  for (const row of r.rows) byUrl.set(row.url, [...(byUrl.get(row.url) ?? []), row.t.getTime()]);
+  let spacing = Infinity;
+  for (const times of byUrl.values()) {
+    if (times.length < 2) continue;
+    const gaps = times.slice(1).map((t, i) => times[i]! - t).sort((a, b) => a - b);
+    spacing = Math.min(spacing, gaps[Math.floor(gaps.length / 2)]! / 1000); // median: one late check does not widen it
+  }
+  return Number.isFinite(spacing) ? Math.max(1, Math.round(spacing)) : 1;
+}
+
 export interface HealthQuery extends TimeRange {
   vps: string;
   app: string;
@@ -91,7 +109,7 @@ export async function queryHealth(pool: PgPool, q: HealthQuery): Promise<HealthR
     const columns = await rollupColumns(pool, 'health_checks_hourly');
     if (HOURLY_NEEDS.every((c) => columns.has(c))) source = 'hourly';
   }
-  const step = bucketSeconds(q, q.step, MAX_POINTS, source === 'hourly' ? 3600 : 1);
+  const step = bucketSeconds(q, q.step, MAX_POINTS, source === 'hourly' ? 3600 : await checkSpacing(pool, q.vps, q.app));
   const params = [q.vps, q.app, q.url, q.from, q.to];
   const [buckets, failures] = await Promise.all([
     pool.query<{ url: string; t: string; checks: number; failures: number; lat_avg: number | null; lat_p95: number | null; lat_max: number | null }>(

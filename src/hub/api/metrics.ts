@@ -31,6 +31,7 @@ export interface MetricsResult {
   from: string;
   to: string;
   source: 'raw' | 'hourly';
+  /** Bucket width: ≥ the agent's collection interval (raw) or an hour (hourly); buckets are aligned to the epoch. */
   stepSeconds: number;
   /** Bucket starts, epoch seconds. */
   t: number[];
@@ -79,9 +80,19 @@ export async function chooseMetricsSource(pool: PgPool, range: TimeRange): Promi
   return columns.has('bucket') && columns.has('samples') ? { source: 'hourly', columns } : { source: 'raw' };
 }
 
+/**
+ * The agent's collection interval (seconds), the floor of a bucket: a bucket finer than the samples
+ * would show a lone sample as its own avg and max. 1 when the agent is unknown.
+ */
+export async function collectionInterval(pool: PgPool, vps: string, app: string): Promise<number> {
+  const r = await pool.query<{ collection_interval: number | null }>(
+    'SELECT collection_interval FROM agent_checkpoints WHERE vps_name = $1 AND app_name = $2', [vps, app]);
+  return Math.max(1, r.rows[0]?.collection_interval ?? 1);
+}
+
 export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<MetricsResult> {
-  const choice = await chooseMetricsSource(pool, q);
-  const step = bucketSeconds(q, q.step, MAX_POINTS, choice.source === 'hourly' ? 3600 : 1);
+  const [choice, interval] = await Promise.all([chooseMetricsSource(pool, q), collectionInterval(pool, q.vps, q.app)]);
+  const step = bucketSeconds(q, q.step, MAX_POINTS, choice.source === 'hourly' ? 3600 : interval);
   let sql: string;
   let present: (typeof METRIC_SERIES)[number][];
   if (choice.source === 'raw') {
