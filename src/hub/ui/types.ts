@@ -10,13 +10,23 @@ export interface FleetCheck {
   timestamp: string;
 }
 
+export interface FleetAlert {
+  rule: string;
+  type: string;
+  status: 'pending' | 'firing';
+  subject: string;
+  severity: string;
+  since: string | null;
+}
+
 export interface FleetRow {
   vps: string;
   app: string;
   lastSeen: string;
   collectionInterval: number | null;
   stale: boolean;
-  status: 'up' | 'down' | 'stale' | 'unknown';
+  status: 'up' | 'pending' | 'down' | 'stale' | 'unknown';
+  alerts: FleetAlert[];
   metricsAt: string | null;
   cpuPercent: number | null;
   memoryPercent: number | null;
@@ -59,6 +69,33 @@ export interface HealthResult {
   failures: { timestamp: string; url: string; statusCode: number | null; responseTimeMs: number | null; errorMessage: string | null }[];
 }
 
+export interface CheckUptime {
+  vps: string;
+  url: string;
+  uptime: Record<'24h' | '7d' | '30d' | '90d', number | null>;
+  days: { day: string; checks: number; failures: number }[];
+  recent: { t: string; ok: boolean; ms: number | null }[];
+}
+
+export interface AlertEvent {
+  id: number;
+  timestamp: string;
+  kind: string;
+  rule: string;
+  subject: string;
+  summary: string;
+}
+
+export interface PublicStatus {
+  title: string;
+  generatedAt: string;
+  state: PublicState;
+  services: { name: string; state: PublicState; uptime: Record<'24h' | '7d' | '30d' | '90d', number | null>; days: { day: string; uptime: number | null }[] }[];
+  incidents: { service: string; title: string; startedAt: string; resolvedAt: string | null; durationSeconds: number }[];
+}
+
+export type PublicState = 'operational' | 'degraded' | 'down' | 'unknown';
+
 export interface LogEntry {
   id: string;
   timestamp: string;
@@ -92,7 +129,8 @@ export interface CurrentAlert {
 }
 
 export type LiveMessage =
-  | { type: 'hello'; topics: string[] }
+  | { type: 'hello'; topics: string[]; tickMs?: number; at?: string }
+  | { type: 'tick'; at: string }
   | { type: 'subscribed'; topics: string[] }
   | { type: 'fleet'; rows: FleetRow[]; at: string }
   | { type: 'logs'; app: string; vps: string; entries: LogEntry[]; truncated: boolean }
