@@ -1,60 +1,16 @@
 // Browser tests of the dashboard: Debian's Chromium driven by playwright-core, against a real hub and
 // PostgreSQL. Skipped (with the reason) only when /usr/bin/chromium is absent.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
 import { hubFor, store, sample, probe, logLine, minutesAgo } from '../hub/fixtures.js';
-import { buildDashboard } from '../../src/hub/ui-build.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM} (install it with: apt-get install -y chromium)`;
-const RESULTS = fileURLToPath(new URL('../../../test-results/', import.meta.url));
-
-let context: BrowserContext | null = null;
-let uiDir = '';
-const scratch: string[] = [];
-
-async function browser(): Promise<BrowserContext> {
-  if (context) return context;
-  uiDir = mkdtempSync(join(tmpdir(), 'observ-ui-'));
-  scratch.push(uiDir);
-  await buildDashboard(uiDir);
-  const userDataDir = mkdtempSync(join(tmpdir(), 'observ-chromium-'));
-  scratch.push(userDataDir);
-  const { chromium } = await import('playwright-core');
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 860 },
-  });
-  return context;
-}
-
-after(async () => {
-  await context?.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
-
-async function newPage(t: import('node:test').TestContext): Promise<Page> {
-  const page = await (await browser()).newPage();
-  t.after(() => page.close());
-  return page;
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(RESULTS, { recursive: true });
-  await page.screenshot({ path: join(RESULTS, name), fullPage: true });
-}
+import { skip, newPage, screenshot, scratch, builtUi } from './browser.js';
 
 test('the fleet view renders every agent and changes when a new batch commits', { skip }, async (t) => {
   const page = await newPage(t);
-  const { hub, db } = await hubFor(t, { uiDir: await browser().then(() => uiDir) });
+  const { hub, db } = await hubFor(t, { uiDir: await builtUi() });
   await store(db.client, 'vps-eu-1', 'shop', { metrics: [sample(minutesAgo(0), { cpuPercent: 11 })], probes: [probe(minutesAgo(0))] });
   await store(db.client, 'vps-eu-2', 'billing', { metrics: [sample(minutesAgo(0), { cpuPercent: 35, diskPercent: 94 })],
     probes: [probe(minutesAgo(0), { success: false, statusCode: 503, errorMessage: 'HTTP 503' })] });
@@ -73,7 +29,7 @@ test('the fleet view renders every agent and changes when a new batch commits', 
 
 test('the detail view draws metric and health charts for a vps/app', { skip }, async (t) => {
   const page = await newPage(t);
-  const { hub, db } = await hubFor(t, { uiDir: await browser().then(() => uiDir) });
+  const { hub, db } = await hubFor(t, { uiDir: await builtUi() });
   const now = Date.now();
   const metrics = Array.from({ length: 60 }, (_, i) => sample(minutesAgo(59 - i, now), {
     cpuPercent: 20 + 30 * Math.sin(i / 6) ** 2, memoryPercent: 40 + i / 3, netRxBps: 2e5 + 1e4 * i, netTxBps: 1e5, loadAvg1m: 0.5 + (i % 10) / 10,
@@ -91,7 +47,7 @@ test('the detail view draws metric and health charts for a vps/app', { skip }, a
 
 test('a log search finds a line and shows its context as formatted JSON', { skip }, async (t) => {
   const page = await newPage(t);
-  const { hub, db } = await hubFor(t, { uiDir: await browser().then(() => uiDir) });
+  const { hub, db } = await hubFor(t, { uiDir: await builtUi() });
   await store(db.client, 'vps-eu-1', 'shop', { logs: [
     logLine(minutesAgo(3), 'payment accepted for order 17'),
     logLine(minutesAgo(2), 'payment gateway timeout for order 18', { level: 'ERROR', context: { order_id: 18, gateway: 'acme' } }),
@@ -120,7 +76,7 @@ const HOSTILE = [
 
 test('hostile log lines stay inert text, while the same probe fires on a page that would interpret them', { skip }, async (t) => {
   const page = await newPage(t);
-  const { hub, db } = await hubFor(t, { uiDir: await browser().then(() => uiDir) });
+  const { hub, db } = await hubFor(t, { uiDir: await builtUi() });
   await store(db.client, 'vps-eu-1', 'shop', { logs: HOSTILE.map((m, i) => logLine(minutesAgo(3 - i), m, { context: { html: HOSTILE[0]! } })) });
   await page.goto(`${hub.url}/#/logs?q=pwnprobe`);
   await page.locator('[data-testid=log-status]', { hasText: '3 lines' }).waitFor({ timeout: 10_000 });
@@ -154,7 +110,7 @@ test('a firing alert shows on the fleet overview, and the alerts view lists it w
   scratch.push(dir);
   const alertsFile = join(dir, 'alerts.yml');
   writeFileSync(alertsFile, 'evaluation_interval: 200ms\nrules:\n  - name: health-check-failing\n    failures: 2\n    successes: 2\n');
-  const { hub, db } = await hubFor(t, { uiDir: await browser().then(() => uiDir), alertsFile });
+  const { hub, db } = await hubFor(t, { uiDir: await builtUi(), alertsFile });
   await store(db.client, 'vps-eu-1', 'shop', {
     metrics: [sample(minutesAgo(0))],
     probes: [probe(minutesAgo(2), { success: false, statusCode: 503, errorMessage: 'HTTP 503' }),

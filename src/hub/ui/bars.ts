@@ -25,3 +25,9 @@ export function dayBars(days: { day: string; uptime: number | null }[], testid =
 }
 
 export const pctText = (v: number | null) => (v === null ? '–' : `${v >= 99.995 ? '100' : v.toFixed(2)}%`);
+
+/** 24h 99.95% · 7d … : the uptime windows as a description list (each pair kept on one line). */
+export function uptimeList(uptime: Record<'24h' | '7d' | '30d' | '90d', number | null>, testid = 'uptime-windows'): HTMLElement {
+  return el('dl', { class: 'uptime', 'data-testid': testid },
+    ...(['24h', '7d', '30d', '90d'] as const).map((w) => el('div', {}, el('dt', {}, w), el('dd', {}, pctText(uptime[w])))));
+}

@@ -136,9 +136,13 @@ export function chart(container: HTMLElement, group: ChartGroup, t: number[], sp
     },
     axes: [
       { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid }, values: (_u, splits) => splits.map((s) => formatTick(s, span)), space: 70 },
-      { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid }, values: (_u, ticks) => ticks.map((v) => spec.unit(v)), size: 64 },
+      { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid }, values: (_u, ticks) => ticks.map((v) => spec.unit(v)),
+        // Wide enough for the longest label ("4000 ms", "12.5 MB/s").
+        size: (_u, values) => 24 + 8 * Math.max(3, ...(values ?? []).map((v) => String(v).length)) },
     ],
     cursor: {
+      // A horizontal line means nothing across charts of different units: the crosshair is vertical only.
+      y: false,
       sync: { key: group.key },
       drag: { x: true, y: false, setScale: false },
       bind: { dblclick: () => () => { group.onReset(); return null; } },

@@ -37,7 +37,8 @@ export class Live {
   }
 
   connect(): void {
-    this.setState('connecting');
+    // While the hub is away, reconnect attempts do not lift the "unreachable" state: only an open socket does.
+    if (this.state !== 'closed') this.setState('connecting');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(`${proto}//${location.host}/live`);
     this.ws = ws;

@@ -1,7 +1,7 @@
 // The public status page (/status): no login, only what GET /api/public/status answers (the services
 // and checks the hub's status-page file names, under their public names). Refreshes every 60 s.
 import { el, stateBox, text } from './dom.js';
-import { dayBars, pctText } from './bars.js';
+import { dayBars, uptimeList } from './bars.js';
 import { formatTime, formatDuration } from './time.js';
 import { applyTheme } from './theme.js';
 import type { PublicState, PublicStatus } from './types.js';
@@ -19,7 +19,7 @@ function render(s: PublicStatus): void {
   const services = s.services.map((svc) => el('article', { class: 'service', 'data-testid': 'status-service', 'data-state': svc.state },
     el('h3', {}, text(svc.name), el('span', { class: 'badge', 'data-status': svc.state }, STATE_TEXT[svc.state])),
     dayBars(svc.days),
-    el('dl', { class: 'uptime' }, ...(['24h', '7d', '30d', '90d'] as const).flatMap((w) => [el('dt', {}, w), el('dd', {}, pctText(svc.uptime[w]))]))));
+    uptimeList(svc.uptime, 'status-uptime')));
   const incidents = s.incidents.length
     ? el('ul', { class: 'incidents', 'data-testid': 'status-incidents' }, ...s.incidents.map((i) => el('li', {},
       el('strong', {}, text(`${i.service}: ${i.title}`)),

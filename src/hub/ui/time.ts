@@ -86,7 +86,7 @@ export function formatTick(epochS: number, spanS: number): string {
   const d = new Date(epochS * 1000);
   if (spanS > 3 * 86_400) return formatter('date').format(d);
   if (spanS > 86_400) return `${formatter('date').format(d)} ${formatter('short').format(d)}`;
-  return formatter(spanS > 3 * 3600 ? 'short' : 'time').format(d);
+  return formatter(spanS > 900 ? 'short' : 'time').format(d);
 }
 
 /** "12 s", "4 min", "3 h 5 min", "2 d 4 h": a duration in words. */

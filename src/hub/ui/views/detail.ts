@@ -10,7 +10,7 @@ import { el, fmt, bytesPerSecond, text, href, skeleton, stateBox, type View } fr
 import { ApiError, getJson } from '../api.js';
 import { live } from '../live.js';
 import { chart, fit, onGrid, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
-import { barStrip, dayBars, pctText } from '../bars.js';
+import { barStrip, dayBars, uptimeList } from '../bars.js';
 import { formatTime, formatDuration } from '../time.js';
 import { onThemeChange } from '../theme.js';
 import { STATUS_TEXT } from './fleet.js';
@@ -104,13 +104,17 @@ export const detailView: View = (main, route) => {
       plots = [];
       charts.removeAttribute('aria-busy');
       const markerNote = group.markers.length ? ` · ${group.markers.length} alert event${group.markers.length === 1 ? '' : 's'} marked (solid: fired, dashed: resolved)` : '';
-      info.textContent = `${m.t.length} of ${Math.ceil((group.to - group.from) / m.stepSeconds)} buckets have samples · ${sourceText(m.source, m.stepSeconds, interval)}${markerNote}`;
+      info.textContent = `${m.t.length} of ${Math.ceil((group.to - group.from) / m.stepSeconds)} buckets have samples · ${sourceText(m.source, m.stepSeconds, interval)}` +
+        `${m.t.length && m.samples.every((k) => k <= 1) ? ' · one sample per bucket, so avg = max' : ''}${markerNote}`;
 
       const g = onGrid(m.t, m.stepSeconds, group.from, group.to, [
         avg(m.series.cpu), max(m.series.cpu), avg(m.series.memory), max(m.series.memory), avg(m.series.disk), max(m.series.disk),
         avg(m.series.load1), max(m.series.load1), avg(m.series.netRxBps), avg(m.series.netTxBps), avg(m.series.diskReadBps), avg(m.series.diskWriteBps)]);
       const c = g.columns;
-      const pair = (a: (number | null)[], b: (number | null)[]) => [{ label: 'avg', values: a, color: '--chart-1' }, { label: 'max', values: b, color: '--chart-2', dash: [4, 3] }];
+      // With one sample per bucket the max is the avg: one line, not two drawn on top of each other.
+      const single = m.samples.every((k) => k <= 1);
+      const pair = (a: (number | null)[], b: (number | null)[]) => [{ label: single ? 'value' : 'avg', values: a, color: '--chart-1' },
+        ...(single ? [] : [{ label: 'max', values: b, color: '--chart-2', dash: [4, 3] }])];
       const pct = (v: number | null) => fmt(v, 0, '%');
       const specs: ChartSpec[] = [
         { title: 'CPU %', unit: pct, yMax: 100, lines: pair(c[0]!, c[1]!) },
@@ -146,8 +150,7 @@ export const detailView: View = (main, route) => {
       const u = h.urls.find((x) => x.url === url);
       const up = uptime.find((x) => x.vps === vps && x.url === url);
       const box = el('div', { class: 'chart' });
-      const figures = up ? el('dl', { class: 'uptime', 'data-testid': 'uptime-windows' },
-        ...(['24h', '7d', '30d', '90d'] as const).flatMap((w) => [el('dt', {}, w), el('dd', {}, pctText(up.uptime[w]))])) : null;
+      const figures = up ? uptimeList(up.uptime) : null;
       const beats = up?.recent.length ? barStrip(`last ${up.recent.length} checks: ${up.recent.filter((r) => !r.ok).length} failed`,
         up.recent.map((r) => ({ state: r.ok ? 'ok' : 'fail', title: `${formatTime(r.t)}: ${r.ok ? `up, ${fmt(r.ms, 0, ' ms')}` : 'failed'}` })), 'heartbeat') : null;
       const days = up ? dayBars(up.days.map((d) => ({ day: d.day, uptime: d.checks ? 100 * (1 - d.failures / d.checks) : null }))) : null;
