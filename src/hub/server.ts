@@ -23,7 +23,7 @@ import { alertsApi, parseEventQuery, startAlerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
 import { parseUptimeQuery, queryUptime } from './api/uptime.js';
-import { loadStatusPage, parseStatusPage, queryPublicStatus, type StatusPageConfig, type StatusPageInput } from './api/public-status.js';
+import { cachedPublicStatus, loadStatusPage, parseStatusPage, type StatusPageConfig, type StatusPageInput } from './api/public-status.js';
 import { resolveAuth, SessionAuth, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
 
@@ -265,13 +265,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   });
   // ── Dashboard routes (uptime per check; the public status page) ──────────────────────────────────
   app.get('/api/uptime', api((q) => queryUptime(pool, parseUptimeQuery(q))));
-  // Public: no session needed, even with auth on; answers only what the status-page file names.
+  // Public: no session needed, even with auth on; answers only what the status-page file names,
+  // recomputed at most every 15 s whatever the traffic.
+  const publicStatus = statusPage ? cachedPublicStatus(pool, statusPage, fleetOptions) : null;
   app.get('/api/public/status', (res, req) => {
     let aborted = false;
     res.onAborted(() => { aborted = true; });
     if (req.getQuery()) { sendJson(res, '400 Bad Request', { error: 'this endpoint takes no parameters' }); return; }
-    if (!statusPage) { sendJson(res, '404 Not Found', { error: 'the status page is not enabled (set OBSERV_STATUS_PAGE to a status-page file, see docs/hub.md)' }); return; }
-    queryPublicStatus(pool, statusPage, fleetOptions).then(
+    if (!publicStatus) { sendJson(res, '404 Not Found', { error: 'the status page is not enabled (set OBSERV_STATUS_PAGE to a status-page file, see docs/hub.md)' }); return; }
+    publicStatus().then(
       (body) => { if (!aborted) sendJson(res, '200 OK', body); },
       (err: Error) => { if (!aborted) { log('error', 'public status failed', { error: err.message }); sendJson(res, '500 Internal Server Error', { error: 'status unavailable' }); } });
   });

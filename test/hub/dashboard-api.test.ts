@@ -142,6 +142,8 @@ test('the public status page answers without login, only for the chosen services
   assert.ok(!raw.includes(url1) && !raw.includes('health-check-failing'), 'no check URL, no rule names');
   assert.deepEqual(Object.keys(body).sort(), ['generatedAt', 'incidents', 'services', 'state', 'title']);
   assert.equal((await fetch(`${hub.url}/api/public/status?vps=x`)).status, 400);
+  const again = await getJson<PublicStatus>(`${hub.url}/api/public/status`);
+  assert.equal(again.body.generatedAt, body.generatedAt, 'computed once per 15 s, not per visitor');
   // The page itself is public too.
   const page = await fetch(`${hub.url}/status`);
   assert.equal(page.status, 200);

@@ -12,7 +12,7 @@ import { hubFor, store, sample, probe, logLine, minutesAgo } from '../hub/fixtur
 import { skip, newPage, screenshot, scratch, builtUi } from './browser.js';
 import type { TestDatabase } from '../helpers/pg.js';
 
-const VIEWPORTS = [{ width: 1440, height: 900 }, { width: 390, height: 844 }] as const;
+const VIEWPORTS = [{ width: 1440, height: 900 }, { width: 768, height: 1024 }, { width: 390, height: 844 }] as const; // desktop, tablet, phone
 const THEMES = ['light', 'dark'] as const;
 
 function alertsFile(body: string): string {
@@ -67,7 +67,7 @@ async function contrastOf(page: Page, selector: string): Promise<number[]> {
   }));
 }
 
-test('every view at 1440×900 and 390×844, light and dark: no sideways scrolling, AA contrast, screenshots', { skip, timeout: 240_000 }, async (t: TestContext) => {
+test('every view at 1440×900, 768×1024 and 390×844, light and dark: no sideways scrolling, AA contrast, screenshots', { skip, timeout: 240_000 }, async (t: TestContext) => {
   const { hub, db } = await hubFor(t, {
     uiDir: await builtUi(),
     alertsFile: alertsFile('evaluation_interval: 200ms\nrules:\n  - name: health-check-failing\n    failures: 3\n    successes: 2\n'),

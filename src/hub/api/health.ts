@@ -3,7 +3,7 @@
 // themselves (to mark them on the chart). Same raw/hourly policy as /api/metrics.
 import type { PgPool } from '../../db/pg.js';
 import { bucketSeconds, intParam, optionalName, rejectUnknown, requiredName, timeRange, type TimeRange } from './params.js';
-import { MAX_POINTS, RAW_MAX_RANGE_MS, rollupColumns } from './metrics.js';
+import { MAX_POINTS, RAW_MAX_RANGE_MS, rollupColumns, round3 } from './metrics.js';
 
 /**
  * Seconds between two results of the most frequently run check, from the app's newest 200 results
@@ -128,9 +128,9 @@ export async function queryHealth(pool: PgPool, q: HealthQuery): Promise<HealthR
     s.t.push(Number(row.t));
     s.checksPerBucket.push(row.checks);
     s.failuresPerBucket.push(row.failures);
-    s.latencyAvg.push(row.lat_avg);
-    s.latencyP95.push(row.lat_p95);
-    s.latencyMax.push(row.lat_max);
+    s.latencyAvg.push(round3(row.lat_avg));
+    s.latencyP95.push(round3(row.lat_p95));
+    s.latencyMax.push(round3(row.lat_max));
   }
   for (const s of byUrl.values()) s.uptimePercent = s.checks ? Math.round(10_000 * (1 - s.failures / s.checks)) / 100 : null;
   return {

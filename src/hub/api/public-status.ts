@@ -166,3 +166,19 @@ export async function queryPublicStatus(pool: PgPool, config: StatusPageConfig, 
   incidents.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   return { title: config.title, generatedAt: new Date(now).toISOString(), state: worst(services.map((s) => s.state)), services, incidents: incidents.slice(0, 100) };
 }
+
+/**
+ * The public endpoint's answer, computed at most once per `ttlMs` however many visitors ask (it is
+ * served without login: its cost must not grow with the traffic). A failed computation is not kept.
+ */
+export function cachedPublicStatus(pool: PgPool, config: StatusPageConfig, options: { statusFromAlerts: boolean }, ttlMs = 15_000): () => Promise<PublicStatus> {
+  let cached: { at: number; value: Promise<PublicStatus> } | null = null;
+  return () => {
+    if (cached && Date.now() - cached.at < ttlMs) return cached.value;
+    const value = queryPublicStatus(pool, config, options);
+    const entry = { at: Date.now(), value };
+    cached = entry;
+    value.catch(() => { if (cached === entry) cached = null; });
+    return value;
+  };
+}
