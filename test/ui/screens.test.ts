@@ -120,6 +120,12 @@ test('every view at 1440×900, 768×1024 and 390×844, light and dark: no sidewa
   assert.equal(await page.locator('select:not([id]), input:not([id])').count(), 0);
   for (const id of ['pref-theme', 'pref-time']) assert.equal(await page.locator(`label[for=${id}]`).count(), 1);
   assert.equal(await page.locator('#live-status').getAttribute('aria-live'), 'polite');
+  // Focus is visible: the keyboard's first stops are the skip link, then the header's links, outlined.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await page.keyboard.press('Tab');
+  const outline = await page.evaluate(() => { const s = getComputedStyle(document.activeElement!); return `${s.outlineStyle} ${s.outlineWidth}`; });
+  assert.equal(outline, 'solid 2px', 'a focused link is outlined');
   assert.equal(await page.locator('[data-testid=fleet-summary]').getAttribute('aria-live'), 'polite');
 });
 
@@ -144,6 +150,11 @@ test('a silenced agent turns stale on the open page without a reload, recovers, 
 
   await beat();
   await shop.and(page.locator('[data-status=up]')).waitFor({ timeout: 10_000 });
+  // The episode is marked on the charts: agent-silent fired, then resolved.
+  const detail = await newPage(t);
+  await detail.goto(`${hub.url}/#/vps/vps-eu-1/shop`);
+  await detail.locator('[data-testid=chart-source]', { hasText: /2 alert events marked \(solid: fired, dashed: resolved\)/ }).waitFor({ timeout: 10_000 });
+  await detail.close();
 
   await hub.close();
   await page.locator('#banner:not([hidden])').waitFor({ timeout: 10_000 });
