@@ -7,8 +7,14 @@
 //
 // A lost connection is re-established with backoff, and clients are told to resync (refetch), since
 // notifications sent meanwhile are gone.
+//
+// What changes without a commit — an agent going silent past its threshold, an alert turning pending,
+// firing or resolved — is found by a ticker (startTicker): every tick it re-reads the fleet (only while
+// someone listens), publishes the rows whose status or open alerts changed, and otherwise a
+// {type:'tick', at} heartbeat that tells open pages the hub is alive and what time it is there.
 import { loadPg, clientConfig, type PgPool, type PgClient } from '../db/pg.js';
-import { queryFleet } from './api/fleet.js';
+import { queryFleet, type FleetOptions } from './api/fleet.js';
+import type { FleetRow } from './api/types.js';
 import { logsAfter } from './api/logs.js';
 
 export interface LiveStats {
@@ -76,6 +82,7 @@ export class LiveFeed {
     private readonly out: LivePublisher,
     private readonly stats: LiveStats,
     private readonly log: LiveLog,
+    private readonly fleetOptions: FleetOptions = {},
   ) {
     stats.logTails = 0;
     stats.logStartReads = 0;
@@ -137,8 +144,9 @@ export class LiveFeed {
     for (const [, { vps, app, logs }] of batch) {
       if (this.closed) return;
       try {
-        const rows = await queryFleet(this.pool, { vps, app });
+        const rows = await queryFleet(this.pool, { vps, app }, this.fleetOptions);
         if (this.closed) return;
+        this.remember(rows);
         const msg = JSON.stringify({ type: 'fleet', rows, at: new Date().toISOString() });
         this.out.publish('fleet', msg);
         this.out.publish(`vps/${vps}`, msg);
@@ -257,8 +265,57 @@ export class LiveFeed {
     this.stats.logLinesPushed += entries.length;
   }
 
+  // ── Ticker: liveness and alert state pushed without a commit ──────────────────────────────────────
+  private ticker: NodeJS.Timeout | null = null;
+  private ticking = false;
+  /** Per agent (vps\0app): what was last published about its state. */
+  private readonly lastState = new Map<string, string>();
+
+  private static stateOf(r: FleetRow): string {
+    return JSON.stringify([r.status, r.stale, r.alerts.map((a) => [a.rule, a.subject, a.status])]);
+  }
+
+  private remember(rows: FleetRow[]): void {
+    for (const r of rows) this.lastState.set(`${r.vps}\u0000${r.app}`, LiveFeed.stateOf(r));
+  }
+
+  /** Starts the ticker (see the header); `everyMs` is also sent to clients in `hello` as their watchdog's base. */
+  startTicker(everyMs: number): void {
+    if (this.ticker || this.closed) return;
+    this.ticker = setInterval(() => { void this.tick(); }, everyMs);
+    this.ticker.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.closed || !this.out.numSubscribers('fleet')) return;
+    this.ticking = true;
+    try {
+      const rows = await queryFleet(this.pool, {}, this.fleetOptions);
+      if (this.closed) return;
+      const changed = rows.filter((r) => this.lastState.get(`${r.vps}\u0000${r.app}`) !== LiveFeed.stateOf(r));
+      const present = new Set(rows.map((r) => `${r.vps}\u0000${r.app}`));
+      for (const k of this.lastState.keys()) if (!present.has(k)) this.lastState.delete(k);
+      this.remember(changed);
+      const at = new Date().toISOString();
+      if (!changed.length) { this.out.publish('fleet', JSON.stringify({ type: 'tick', at })); return; }
+      const msg = JSON.stringify({ type: 'fleet', rows: changed, at });
+      this.out.publish('fleet', msg);
+      for (const r of changed) {
+        const one = JSON.stringify({ type: 'fleet', rows: [r], at });
+        this.out.publish(`vps/${r.vps}`, one);
+        this.out.publish(`app/${r.app}`, one);
+      }
+      this.stats.published++;
+    } catch (err) {
+      this.log('warn', 'live tick failed', { error: (err as Error).message });
+    } finally {
+      this.ticking = false;
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
     if (this.timer) clearTimeout(this.timer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const c = this.client;

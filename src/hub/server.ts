@@ -19,6 +19,8 @@ import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
 import { alertsApi, parseAckBody, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
+import { parseUptimeQuery, queryUptime } from './api/uptime.js';
+import { cachedPublicStatus, loadStatusPage, parseStatusPage, type StatusPageConfig, type StatusPageInput } from './api/public-status.js';
 import { clientKey, parseLoginBody, readCookie, requestUser, resolveAuth, SESSION_COOKIE, SessionAuth, trustProxyHops, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
 import { createTransport, parseTransportChoice, type TransportChoice } from './transport/index.js';
@@ -65,6 +67,13 @@ export interface HubOptions {
   alerting?: boolean;
   /** Alert rules and channels (YAML, see docs/alerting.md); default $OBSERV_ALERTS_FILE. */
   alertsFile?: string;
+  /**
+   * The public status page (/status, /api/public/status; src/hub/api/public-status.ts): a YAML file or
+   * its parsed form. Default $OBSERV_STATUS_PAGE; off when neither is given.
+   */
+  statusPage?: string | StatusPageInput;
+  /** How often the live feed re-reads liveness and alert state for open pages (default 5000 ms). */
+  liveTickMs?: number;
   /** Public URL of the dashboard, for links in notifications (default $OBSERV_HUB_PUBLIC_URL, else the listen URL). */
   publicUrl?: string;
   /** Partition upkeep, rollups and retention on a schedule (src/ops/maintenance): on by default. */
@@ -105,6 +114,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level: level.toUpperCase(), logger: 'fleet-hub', message, ...(context ? { context } : {}) }) + '\n'));
   const host = options.host ?? '127.0.0.1';
   const auth = await resolveAuth(host, isLoopback(host), options.auth);
+  const statusPageSource = options.statusPage ?? (process.env.OBSERV_STATUS_PAGE || undefined);
+  const statusPage: StatusPageConfig | null = statusPageSource === undefined ? null
+    : typeof statusPageSource === 'string' ? await loadStatusPage(statusPageSource) : parseStatusPage(statusPageSource);
+  // A card's status follows the alert state machine when this hub runs alerting (see api/fleet.ts).
+  const fleetOptions = { statusFromAlerts: options.alerting ?? true };
+  const liveTickMs = options.liveTickMs ?? 5000;
   const transportChoice = options.transport ?? parseTransportChoice(process.env.OBSERV_HUB_TRANSPORT, 'OBSERV_HUB_TRANSPORT');
   // Proxies in front of the hub whose X-Forwarded-For may be believed (OBSERV_HUB_TRUST_PROXY=N, docs/security.md).
   const proxyHops = options.trustProxy === undefined ? trustProxyHops() : options.trustProxy ? 1 : 0;
@@ -169,7 +184,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   routes.get('/api/fleet', api(async (q) => {
     rejectUnknown(q, ['vps', 'app']);
-    return { generatedAt: new Date().toISOString(), fleet: await queryFleet(pool, { vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }) };
+    return { generatedAt: new Date().toISOString(), fleet: await queryFleet(pool, { vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }, fleetOptions) };
   }));
   routes.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
   routes.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
@@ -203,6 +218,18 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   }));
 
   let alerting: Alerting | null = null;
+
+  // ---- dashboard routes (uptime per check; the public status page) ----
+  routes.get('/api/uptime', api((q) => queryUptime(pool, parseUptimeQuery(q))));
+  // Public: no session needed, even with auth on; answers only what the status-page file names,
+  // recomputed at most every 15 s whatever the traffic.
+  const publicStatus = statusPage ? cachedPublicStatus(pool, statusPage, fleetOptions) : null;
+  routes.get('/api/public/status', async (req) => {
+    if (req.rawQuery) throw new BadRequest('this endpoint takes no parameters');
+    if (!publicStatus) return json(404, { error: 'the status page is not enabled (set OBSERV_STATUS_PAGE to a status-page file, see docs/hub.md)' });
+    return json(200, await publicStatus());
+  });
+  // ---- end of dashboard routes ----
 
   // ---- request policy, then the route table, then the dashboard ----
   const handle = async (req: HubRequest): Promise<HubResponse> => {
@@ -249,7 +276,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const live = new LiveFeed(options.databaseUrl, pool, {
     publish: (topic, message) => transport.publish(topic, message),
     numSubscribers: (topic) => transport.numSubscribers(topic),
-  }, stats, log);
+  }, stats, log, fleetOptions);
 
   const { transport, reason } = createTransport<LiveUserData>(transportChoice, {
     handler: handle,
@@ -273,7 +300,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         stats.wsClients++;
         ws.subscribe('fleet');
         ws.data.topics.add('fleet');
-        ws.send(JSON.stringify({ type: 'hello', topics: ['fleet'] }));
+        ws.send(JSON.stringify({ type: 'hello', topics: ['fleet'], tickMs: liveTickMs, at: new Date().toISOString() }));
       },
       message: (ws, text) => {
         let msg: { subscribe?: unknown; unsubscribe?: unknown };
@@ -322,6 +349,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     await cleanup();
     throw new ObservError('OBS_ERR_DB_UNREACHABLE', `the hub cannot LISTEN on the database: ${err.message}`, { cause: err });
   });
+  live.startTicker(liveTickMs);
   const port = await transport.listen(host, options.port ?? 8080).catch(async (err) => { await cleanup(); throw err; });
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}`;

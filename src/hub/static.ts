@@ -1,5 +1,5 @@
 // The built dashboard, held in memory with its gzip and ETag: every path without an extension is the
-// single-page app's index.html (the app routes on the client).
+// single-page app's index.html (the app routes on the client), except /status, the public status page.
 
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -55,7 +55,8 @@ export class StaticFiles {
   /** The response for a GET/HEAD of `path`, or null when there is no such file. */
   serve(req: HubRequest): HubResponse | null {
     let path = req.path;
-    if (path === '/' || !extname(path)) path = '/index.html';
+    if (path === '/status' || path === '/status/') path = '/status.html'; // the public status page (api/public-status.ts)
+    else if (path === '/' || !extname(path)) path = '/index.html';
     const file = this.files.get(path);
     if (!file) return null;
     const headers: Record<string, string> = {

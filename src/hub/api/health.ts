@@ -5,6 +5,25 @@ import type { PgPool } from '../../db/pg.js';
 import { optionalName } from './params.js';
 import { parseSeriesQuery, planSeries, type SeriesQuery } from './series.js';
 import type { HealthResult, HealthSeries } from './types.js';
+import { round3 } from './metrics.js';
+
+/**
+ * Seconds between two results of the most frequently run check, from the app's newest 200 results
+ * (an index walk): the floor of a bucket, so that no bucket is finer than the checks.
+ */
+export async function checkSpacing(pool: PgPool, vps: string, app: string): Promise<number> {
+  const r = await pool.query<{ url: string; t: Date }>(
+    `SELECT url, timestamp AS t FROM health_checks WHERE vps_name = $1 AND app_name = $2 ORDER BY timestamp DESC LIMIT 200`, [vps, app]);
+  const byUrl = new Map<string, number[]>();
+  for (const row of r.rows) byUrl.set(row.url, [...(byUrl.get(row.url) ?? []), row.t.getTime()]);
+  let spacing = Infinity;
+  for (const times of byUrl.values()) {
+    if (times.length < 2) continue;
+    const gaps = times.slice(1).map((t, i) => times[i]! - t).sort((a, b) => a - b);
+    spacing = Math.min(spacing, gaps[Math.floor(gaps.length / 2)]! / 1000); // median: one late check does not widen it
+  }
+  return Number.isFinite(spacing) ? Math.max(1, Math.round(spacing)) : 1;
+}
 
 export interface HealthQuery extends SeriesQuery {
   url: string | null;
@@ -44,7 +63,7 @@ SELECT timestamp, url, status_code, response_time_ms, error_message
 const HOURLY_NEEDS = ['bucket', 'url', 'checks', 'failures', 'latency_avg', 'latency_p95', 'latency_max'];
 
 export async function queryHealth(pool: PgPool, q: HealthQuery): Promise<HealthResult> {
-  const { header } = await planSeries(pool, q, 'health_checks_hourly', HOURLY_NEEDS);
+  const { header } = await planSeries(pool, q, 'health_checks_hourly', HOURLY_NEEDS, () => checkSpacing(pool, q.vps, q.app));
   const params = [q.vps, q.app, q.url, q.from, q.to];
   const [buckets, failures] = await Promise.all([
     pool.query<{ url: string; t: string; checks: number; failures: number; lat_avg: number | null; lat_p95: number | null; lat_max: number | null }>(
@@ -63,9 +82,9 @@ export async function queryHealth(pool: PgPool, q: HealthQuery): Promise<HealthR
     s.t.push(Number(row.t));
     s.checksPerBucket.push(row.checks);
     s.failuresPerBucket.push(row.failures);
-    s.latencyAvg.push(row.lat_avg);
-    s.latencyP95.push(row.lat_p95);
-    s.latencyMax.push(row.lat_max);
+    s.latencyAvg.push(round3(row.lat_avg));
+    s.latencyP95.push(round3(row.lat_p95));
+    s.latencyMax.push(round3(row.lat_max));
   }
   for (const s of byUrl.values()) s.uptimePercent = s.checks ? Math.round(10_000 * (1 - s.failures / s.checks)) / 100 : null;
   return {

@@ -27,8 +27,21 @@ export function parseMetricsQuery(query: URLSearchParams): MetricsQuery {
   return parseSeriesQuery(query, [], 3_600_000);
 }
 
+/**
+ * The agent's collection interval (seconds), the floor of a bucket: a bucket finer than the samples
+ * would show a lone sample as its own avg and max. 1 when the agent is unknown.
+ */
+export async function collectionInterval(pool: PgPool, vps: string, app: string): Promise<number> {
+  const r = await pool.query<{ collection_interval: number | null }>(
+    'SELECT collection_interval FROM agent_checkpoints WHERE vps_name = $1 AND app_name = $2', [vps, app]);
+  return Math.max(1, r.rows[0]?.collection_interval ?? 1);
+}
+
+/** Three decimals are more than any chart shows, and a third of the bytes of a float8's 15 digits. */
+export const round3 = (v: number | null | undefined): number | null => (v === null || v === undefined ? null : Math.round(v * 1000) / 1000);
+
 export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<MetricsResult> {
-  const { header, columns } = await planSeries(pool, q, 'vps_metrics_hourly', ['bucket', 'samples']);
+  const { header, columns } = await planSeries(pool, q, 'vps_metrics_hourly', ['bucket', 'samples'], () => collectionInterval(pool, q.vps, q.app));
   const step = header.stepSeconds;
   let sql: string;
   let present: (typeof METRIC_SERIES)[number][];
@@ -51,7 +64,7 @@ export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<Metri
   const r = await pool.query<Record<string, number | null> & { t: string; samples: number }>(sql, [q.vps, q.app, q.from, q.to, step]);
   const series: MetricsResult['series'] = {};
   present.forEach((s, i) => {
-    series[s.key] = { avg: r.rows.map((row) => row[`a${i}`] ?? null), max: r.rows.map((row) => row[`m${i}`] ?? null) };
+    series[s.key] = { avg: r.rows.map((row) => round3(row[`a${i}`])), max: r.rows.map((row) => round3(row[`m${i}`])) };
   });
   return {
     ...header,

@@ -42,16 +42,18 @@ export async function rollupColumns(pool: PgPool, table: 'vps_metrics_hourly' | 
 
 /**
  * Where a range is read from and in what buckets: raw rows up to 7 days; beyond, the rollup table
- * when it has every column in `needs` (`columns` then lists all it has), in buckets of at least an hour.
+ * when it has every column in `needs` (`columns` then lists all it has), in buckets of at least an hour;
+ * raw buckets are at least `rawMinStep()` seconds.
  */
 export async function planSeries(pool: PgPool, q: SeriesQuery, rollup: 'vps_metrics_hourly' | 'health_checks_hourly',
-  needs: readonly string[]): Promise<{ header: SeriesHeader; columns: Set<string> }> {
+  needs: readonly string[], rawMinStep: () => Promise<number> = async () => 1): Promise<{ header: SeriesHeader; columns: Set<string> }> {
   let source: SeriesHeader['source'] = 'raw';
   let columns = new Set<string>();
   if (q.to.getTime() - q.from.getTime() > RAW_MAX_RANGE_MS) {
     columns = await rollupColumns(pool, rollup);
     if (needs.every((c) => columns.has(c))) source = 'hourly';
   }
-  const stepSeconds = bucketSeconds(q, q.step, MAX_POINTS, source === 'hourly' ? 3600 : 1);
+  // Raw buckets are never finer than the samples (rawMinStep: the collection interval or the check spacing).
+  const stepSeconds = bucketSeconds(q, q.step, MAX_POINTS, source === 'hourly' ? 3600 : await rawMinStep());
   return { header: { vps: q.vps, app: q.app, from: q.from.toISOString(), to: q.to.toISOString(), source, stepSeconds }, columns };
 }

@@ -14,13 +14,27 @@ export interface FleetCheck {
   timestamp: string;
 }
 
+export type FleetStatus = 'up' | 'pending' | 'down' | 'stale' | 'unknown';
+
+export interface FleetAlert {
+  rule: string;
+  type: string;
+  status: 'pending' | 'firing';
+  /** The URL or metric the alert is about ('' when none). */
+  subject: string;
+  severity: string;
+  since: string | null;
+}
+
 export interface FleetRow {
   vps: string;
   app: string;
   lastSeen: string;
   collectionInterval: number | null;
   stale: boolean;
-  status: 'up' | 'down' | 'stale' | 'unknown';
+  status: FleetStatus;
+  /** Open (pending or firing) alerts of this agent, by rule and subject. */
+  alerts: FleetAlert[];
   metricsAt: string | null;
   cpuPercent: number | null;
   memoryPercent: number | null;
@@ -251,8 +265,29 @@ export interface SessionState {
 // ── /live (WebSocket) ───────────────────────────────────────────────────────────────────────────
 
 export type LiveMessage =
-  | { type: 'hello'; topics: string[] }
+  | { type: 'hello'; topics: string[]; tickMs?: number; at?: string }
+  | { type: 'tick'; at: string }
   | { type: 'subscribed'; topics: string[] }
   | { type: 'fleet'; rows: FleetRow[]; at: string }
   | { type: 'logs'; app: string; vps: string; entries: LogEntry[]; truncated: boolean }
   | { type: 'resync' };
+
+// ── Uptime per check (GET /api/uptime) and the public status page (GET /api/public/status) ─────────
+
+export interface CheckUptime {
+  vps: string;
+  url: string;
+  uptime: Record<'24h' | '7d' | '30d' | '90d', number | null>;
+  days: { day: string; checks: number; failures: number }[];
+  recent: { t: string; ok: boolean; ms: number | null }[];
+}
+
+export type PublicState = 'operational' | 'degraded' | 'down' | 'unknown';
+
+export interface PublicStatus {
+  title: string;
+  generatedAt: string;
+  state: PublicState;
+  services: { name: string; state: PublicState; uptime: Record<'24h' | '7d' | '30d' | '90d', number | null>; days: { day: string; uptime: number | null }[] }[];
+  incidents: { service: string; title: string; startedAt: string; resolvedAt: string | null; durationSeconds: number }[];
+}

@@ -1,6 +1,8 @@
 // DOM helpers. Everything from the server (names, log text, error messages) is untrusted: it enters
 // the page only as text nodes and attribute values set through the DOM, never as markup.
 
+import { formatAgo, formatTime } from './time.js';
+
 export type Child = Node | string | null | undefined | false;
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
@@ -35,13 +37,8 @@ export function bytesPerSecond(v: number | null | undefined): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-export function ago(iso: string): string {
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.round(s / 60)}m ago`;
-  if (s < 86400) return `${Math.round(s / 3600)}h ago`;
-  return `${Math.round(s / 86400)}d ago`;
-}
+/** "12 s ago", from the hub's clock (frozen while the hub is unreachable). Use time.ts for new code. */
+export const ago = (iso: string) => formatAgo(iso);
 
 export function bar(percent: number | null): HTMLElement {
   const fill = el('span');
@@ -51,9 +48,19 @@ export function bar(percent: number | null): HTMLElement {
   return el('div', { class: 'bar' }, fill);
 }
 
-export function localTime(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { hour12: false });
+/** A moment in the dashboard's one time format (time.ts: locale, 24 h or UTC). */
+export const localTime = (iso: string) => formatTime(iso);
+
+/** Placeholder blocks shown while a view loads (a slow link shows the layout, not a blank page). */
+export function skeleton(lines = 3, kind: 'card' | 'chart' | 'line' = 'line'): HTMLElement {
+  return el('div', { class: `skeleton skeleton-${kind}`, 'aria-hidden': 'true', 'data-testid': 'skeleton' },
+    ...Array.from({ length: lines }, () => el('span')));
+}
+
+/** A view's empty, error or not-found state: a title, what to do, an optional action. */
+export function stateBox(kind: 'empty' | 'error' | 'notfound', title: string, detail?: Child, action?: Child): HTMLElement {
+  return el('div', { class: `state state-${kind}`, role: kind === 'error' ? 'alert' : 'status', 'data-testid': `state-${kind}` },
+    el('p', { class: 'state-title' }, title), detail ? el('p', { class: 'muted' }, detail) : null, action ?? null);
 }
 
 /** A hash route with query: #/logs?q=x → { path: ['logs'], params }. */

@@ -1,8 +1,13 @@
 // The /live connection: reconnects by itself (backoff with jitter), re-subscribes its topics, and
 // tells views to catch up (refetch) after every reconnect, since pushes sent meanwhile are gone.
+// The hub sends a heartbeat (`tick`) every tickMs (announced in `hello`): three missed in a row count
+// as "hub unreachable" even when the socket has not closed (a dead link closes only much later).
+// Every message carries the hub's time, from which time.ts learns the clock offset.
 import type { LiveMessage } from './types.js';
+import { freeze, learnServerTime } from './time.js';
 
 type Handler = (msg: LiveMessage) => void;
+export type LiveState = 'connecting' | 'open' | 'closed';
 
 export class Live {
   private ws: WebSocket | null = null;
@@ -11,16 +16,36 @@ export class Live {
   private readonly handlers = new Set<Handler>();
   private readonly catchUps = new Set<() => void>();
   private everOpen = false;
-  onState: (state: 'connecting' | 'open' | 'closed') => void = () => {};
+  private tickMs = 5000;
+  private watchdog: ReturnType<typeof setTimeout> | null = null;
+  state: LiveState = 'connecting';
+  /** When the hub was last heard from (browser clock, ms). */
+  lastHeard = 0;
+  onState: (state: LiveState) => void = () => {};
+
+  private setState(s: LiveState): void {
+    this.state = s;
+    freeze(s === 'closed');
+    this.onState(s);
+  }
+
+  private heard(): void {
+    this.lastHeard = Date.now();
+    if (this.watchdog) clearTimeout(this.watchdog);
+    // Silence for 3 heartbeats: treat the hub as gone and reconnect (closing fires onclose).
+    this.watchdog = setTimeout(() => this.ws?.close(), 3 * this.tickMs + 1000);
+  }
 
   connect(): void {
-    this.onState('connecting');
+    // While the hub is away, reconnect attempts do not lift the "unreachable" state: only an open socket does.
+    if (this.state !== 'closed') this.setState('connecting');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(`${proto}//${location.host}/live`);
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
-      this.onState('open');
+      this.heard();
+      this.setState('open');
       for (const topic of this.topics.keys()) ws.send(JSON.stringify({ subscribe: topic }));
       if (this.everOpen) for (const c of this.catchUps) c();
       this.everOpen = true;
@@ -28,12 +53,17 @@ export class Live {
     ws.onmessage = (ev) => {
       let msg: LiveMessage;
       try { msg = JSON.parse(String(ev.data)) as LiveMessage; } catch { return; }
+      if (msg.type === 'hello' && typeof msg.tickMs === 'number' && msg.tickMs > 0) this.tickMs = msg.tickMs;
+      if ('at' in msg && typeof msg.at === 'string') learnServerTime(msg.at);
+      this.heard();
       if (msg.type === 'resync') for (const c of this.catchUps) c();
       for (const h of this.handlers) h(msg);
     };
     ws.onclose = () => {
+      if (this.ws !== ws) return;
       this.ws = null;
-      this.onState('closed');
+      if (this.watchdog) clearTimeout(this.watchdog);
+      this.setState('closed');
       const delay = Math.min(15_000, 500 * 2 ** this.attempt++) * (0.8 + Math.random() * 0.4);
       setTimeout(() => this.connect(), delay);
     };

@@ -1,121 +1,192 @@
-// Detail of one vps/app: CPU, memory, disk, load, network and disk I/O charts with a time-range
-// picker, and health history per URL (latency avg/p95 with failures marked, uptime, recent failures).
-// Refetched when a batch of this vps/app commits (live) if the range ends now.
-import uPlot from 'uplot';
-import { el, fmt, bytesPerSecond, localTime, text, href, type View } from '../dom.js';
-import { getJson } from '../api.js';
+// Detail of one vps/app: CPU, memory, disk, load, network and disk I/O charts over the chosen range
+// (charts.ts: the axis is the range, gaps are gaps, one crosshair, drag to zoom, alert markers), and
+// per health check its uptime (24 h / 7 d / 30 d / 90 d), a heartbeat bar, 90 days of daily bars and
+// the latency chart. Refetched when a batch of this vps/app commits (live) if the range ends now.
+//
+// URL: #/vps/<vps>/<app>?range=<seconds> (ending now) · &from=<ms>&to=<ms> (a zoomed, fixed range) ·
+// &at=<ISO> (links in notifications: the range centred on that moment).
+import type uPlot from 'uplot';
+import { el, fmt, bytesPerSecond, text, href, skeleton, stateBox, type View } from '../dom.js';
+import { ApiError, getJson } from '../api.js';
 import { live } from '../live.js';
-import type { HealthResult, MetricsResult, Series } from '../types.js';
+import { chart, fit, onGrid, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
+import { barStrip, dayBars, uptimeList } from '../bars.js';
+import { formatTime, formatDuration } from '../time.js';
+import { onThemeChange } from '../theme.js';
+import { STATUS_TEXT } from './fleet.js';
+import type { AlertEvent, CheckUptime, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
 
 const RANGES: [string, number][] = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['90d', 90 * 86400]];
-const COLORS = { avg: '#4aa3df', max: '#d9443b', second: '#2e9e5b', fail: '#d9443b' };
-
-interface ChartSpec {
-  title: string;
-  unit: (v: number | null) => string;
-  lines: { label: string; values: (number | null)[]; color: string; dash?: number[] }[];
-  /** Points-only series (e.g. failures). */
-  marks?: { label: string; values: (number | null)[]; color: string };
-  yMax?: number;
-}
-
-function chart(container: HTMLElement, t: number[], spec: ChartSpec): uPlot {
-  const width = Math.max(300, container.clientWidth || 600);
-  const series: uPlot.Series[] = [{}];
-  const data: uPlot.AlignedData = [t];
-  for (const line of spec.lines) {
-    series.push({ label: line.label, stroke: line.color, width: 1.5, dash: line.dash, value: (_u, v) => spec.unit(v), spanGaps: false });
-    (data as (number | null)[][]).push(line.values);
-  }
-  if (spec.marks) {
-    series.push({ label: spec.marks.label, stroke: spec.marks.color, width: 0, paths: () => null, points: { show: true, size: 9, fill: spec.marks.color, stroke: spec.marks.color }, value: (_u, v) => (v === null ? '' : spec.unit(v)) });
-    (data as (number | null)[][]).push(spec.marks.values);
-  }
-  return new uPlot({
-    title: spec.title, width, height: 170, series,
-    scales: spec.yMax !== undefined ? { y: { range: (_u, _min, max) => [0, Math.max(spec.yMax!, max)] } } : {},
-    axes: [{ stroke: '#8a98a6', grid: { stroke: '#26313c' } }, { stroke: '#8a98a6', grid: { stroke: '#26313c' }, values: (_u, ticks) => ticks.map((v) => spec.unit(v)), size: 70 }],
-    legend: { live: true },
-  }, data, container);
-}
 
 const avg = (s?: Series) => s?.avg ?? [];
 const max = (s?: Series) => s?.max ?? [];
 
+function sourceText(source: 'raw' | 'hourly', step: number, interval: number | null): string {
+  const every = interval ? ` (the agent samples every ${formatDuration(interval)})` : '';
+  return source === 'hourly'
+    ? `hourly rollups: ranges over 7 days are read from hourly averages and maxima, not raw samples · ${formatDuration(step)} buckets`
+    : `raw samples in ${formatDuration(step)} buckets${every}`;
+}
+
 export const detailView: View = (main, route) => {
   const [, vps = '', app = ''] = route.path;
+  document.title = `Observ — ${app} on ${vps}`;
   const rangeS = Number(route.params.get('range')) || 3600;
+  const zoomFrom = Number(route.params.get('from'));
+  const zoomTo = Number(route.params.get('to'));
+  const zoomed = Number.isFinite(zoomFrom) && Number.isFinite(zoomTo) && zoomFrom > 0 && zoomTo > zoomFrom;
   // `at` (links in alert notifications): the range is centred on that moment instead of ending now.
   const atMs = Date.parse(route.params.get('at') ?? '');
-  const picker = el('div', { class: 'ranges', 'data-testid': 'range-picker' }, ...RANGES.map(([label, s]) => {
-    const p = new URLSearchParams({ range: String(s) });
-    return el('a', { href: href(['vps', vps, app], p), class: s === rangeS ? 'active' : '' }, label);
+  const base = new URLSearchParams({ range: String(rangeS) });
+
+  const picker = el('nav', { class: 'ranges', 'aria-label': 'time range', 'data-testid': 'range-picker' }, ...RANGES.map(([label, s]) => {
+    const on = s === rangeS && !zoomed;
+    return el('a', { href: href(['vps', vps, app], new URLSearchParams({ range: String(s) })), class: on ? 'active' : '', ...(on ? { 'aria-current': 'true' } : {}) }, label);
   }));
-  const info = el('div', { class: 'muted' });
-  const charts = el('section', { class: 'charts', 'data-testid': 'metric-charts' });
-  const health = el('section', { class: 'health', 'data-testid': 'health-history' });
+  const zoomNote = el('div', { class: 'zoom-note', 'data-testid': 'zoom-note' });
+  const badge = el('span', { class: 'badge', 'data-status': 'unknown', 'data-testid': 'status-badge' }, '…');
+  const info = el('p', { class: 'muted', 'data-testid': 'chart-source' }, 'Loading…');
+  const charts = el('section', { class: 'charts', 'data-testid': 'metric-charts', 'aria-label': 'metric charts', 'aria-busy': 'true' },
+    ...Array.from({ length: 4 }, () => skeleton(1, 'chart')));
+  const health = el('section', { class: 'health', 'data-testid': 'health-history', 'aria-label': 'health checks' }, skeleton(3));
   const logsLink = el('a', { href: href(['logs'], new URLSearchParams({ app, vps })) }, 'Logs of this app →');
-  main.replaceChildren(el('h2', {}, text(app), el('span', { class: 'muted' }, ' on '), text(vps)), picker, info, charts, el('h2', {}, 'Health checks'), health, logsLink);
+  const heading = el('h2', { class: 'detail-title' }, text(app), el('span', { class: 'muted' }, ' on '), text(vps), ' ', badge);
+  main.replaceChildren(el('p', { class: 'crumbs' }, el('a', { href: '#/' }, '← Fleet')), heading, picker, zoomNote, info, charts,
+    el('h2', {}, 'Health checks'), health, logsLink);
   let plots: uPlot[] = [];
+  let interval: number | null = null;
+
+  const window_ = () => {
+    if (zoomed) return { from: new Date(zoomFrom), to: new Date(zoomTo) };
+    const to = Number.isFinite(atMs) ? new Date(Math.min(Date.now(), atMs + rangeS * 500)) : new Date();
+    return { from: new Date(to.getTime() - rangeS * 1000), to };
+  };
+  if (zoomed) {
+    const reset = el('a', { href: href(['vps', vps, app], base) }, 'reset zoom');
+    zoomNote.replaceChildren(`Zoomed to ${formatTime(zoomFrom, 'datetime')} – ${formatTime(zoomTo, 'datetime')} · `, reset, ' (or Back, or double-click a chart)');
+  } else zoomNote.textContent = 'Drag across a chart to zoom in; double-click to reset.';
+
+  const notFound = () => {
+    for (const p of plots) p.destroy();
+    plots = [];
+    main.replaceChildren(el('p', { class: 'crumbs' }, el('a', { href: '#/' }, '← Fleet')), el('h2', {}, 'No such app'),
+      stateBox('notfound', `No agent has reported "${app}" on "${vps}".`, 'Check the spelling, or start the agent for this app; it appears here with its first batch.',
+        el('a', { href: '#/' }, 'Go to the fleet overview')));
+    stopLive();
+  };
 
   const load = async () => {
-    const to = Number.isFinite(atMs) ? new Date(Math.min(Date.now(), atMs + rangeS * 500)) : new Date();
-    const from = new Date(to.getTime() - rangeS * 1000);
+    const { from, to } = window_();
     const params = new URLSearchParams({ vps, app, from: from.toISOString(), to: to.toISOString() });
+    const group: ChartGroup = {
+      key: `detail:${vps}/${app}`, from: from.getTime() / 1000, to: to.getTime() / 1000, markers: [],
+      onZoom: (a, b) => { location.hash = href(['vps', vps, app], new URLSearchParams({ range: String(rangeS), from: String(a * 1000), to: String(b * 1000) })); },
+      onReset: () => { if (zoomed) history.back(); },
+    };
     try {
-      const [m, h] = await Promise.all([getJson<MetricsResult>('/api/metrics', params), getJson<HealthResult>('/api/health', params)]);
+      const fleetQ = new URLSearchParams({ vps, app });
+      const eventsQ = new URLSearchParams({ vps, app, since: from.toISOString(), until: to.toISOString(), limit: '500' });
+      const [f, m, h, up, ev] = await Promise.all([
+        getJson<{ fleet: FleetRow[] }>('/api/fleet', fleetQ),
+        getJson<MetricsResult>('/api/metrics', params),
+        getJson<HealthResult>('/api/health', params),
+        getJson<{ checks: CheckUptime[] }>('/api/uptime', fleetQ),
+        getJson<{ events: AlertEvent[] }>('/api/alert-events', eventsQ).catch(() => ({ events: [] as AlertEvent[] })),
+      ]);
+      const row = f.fleet[0];
+      if (!row) { notFound(); return; }
+      interval = row.collectionInterval;
+      badge.dataset.status = row.status;
+      badge.textContent = STATUS_TEXT[row.status];
+      group.markers = ev.events.filter((e) => e.kind === 'firing' || e.kind === 'resolved')
+        .map((e): Marker => ({ t: Date.parse(e.timestamp) / 1000, kind: e.kind as Marker['kind'], label: `${e.rule} ${e.kind}` }));
       for (const p of plots) p.destroy();
       plots = [];
-      info.textContent = `${m.t.length} points · ${m.stepSeconds} s buckets · from ${m.source === 'hourly' ? 'hourly rollups' : 'raw samples'}`;
-      const boxes: HTMLElement[] = [];
-      const specs: ChartSpec[] = [
-        { title: 'CPU %', unit: (v) => fmt(v, 0, '%'), yMax: 100, lines: [{ label: 'avg', values: avg(m.series.cpu), color: COLORS.avg }, { label: 'max', values: max(m.series.cpu), color: COLORS.max, dash: [4, 3] }] },
-        { title: 'Memory %', unit: (v) => fmt(v, 0, '%'), yMax: 100, lines: [{ label: 'avg', values: avg(m.series.memory), color: COLORS.avg }, { label: 'max', values: max(m.series.memory), color: COLORS.max, dash: [4, 3] }] },
-        { title: 'Disk %', unit: (v) => fmt(v, 0, '%'), yMax: 100, lines: [{ label: 'avg', values: avg(m.series.disk), color: COLORS.avg }, { label: 'max', values: max(m.series.disk), color: COLORS.max, dash: [4, 3] }] },
-        { title: 'Load (1 min)', unit: (v) => fmt(v, 2), lines: [{ label: 'avg', values: avg(m.series.load1), color: COLORS.avg }, { label: 'max', values: max(m.series.load1), color: COLORS.max, dash: [4, 3] }] },
-        { title: 'Network', unit: bytesPerSecond, lines: [{ label: 'rx', values: avg(m.series.netRxBps), color: COLORS.avg }, { label: 'tx', values: avg(m.series.netTxBps), color: COLORS.second }] },
-        { title: 'Disk I/O', unit: bytesPerSecond, lines: [{ label: 'read', values: avg(m.series.diskReadBps), color: COLORS.avg }, { label: 'write', values: avg(m.series.diskWriteBps), color: COLORS.second }] },
-      ];
-      for (const spec of specs) {
-        if (spec.lines.every((l) => !l.values.length)) continue;
-        const box = el('div', { class: 'chart', 'data-chart': spec.title });
-        boxes.push(box);
-        charts.append(box);
-      }
-      charts.replaceChildren(...boxes);
-      let i = 0;
-      for (const spec of specs) if (!spec.lines.every((l) => !l.values.length)) plots.push(chart(boxes[i++]!, m.t, spec));
-      if (!m.t.length) charts.replaceChildren(el('div', { class: 'empty' }, 'No samples in this range.'));
+      charts.removeAttribute('aria-busy');
+      const markerNote = group.markers.length ? ` · ${group.markers.length} alert event${group.markers.length === 1 ? '' : 's'} marked (solid: fired, dashed: resolved)` : '';
+      info.textContent = `${m.t.length} of ${Math.ceil((group.to - group.from) / m.stepSeconds)} buckets have samples · ${sourceText(m.source, m.stepSeconds, interval)}` +
+        `${m.t.length && m.samples.every((k) => k <= 1) ? ' · one sample per bucket, so avg = max' : ''}${markerNote}`;
 
-      health.replaceChildren();
-      if (!h.urls.length) health.append(el('div', { class: 'empty' }, 'No health checks in this range.'));
-      for (const u of h.urls) {
-        const box = el('div', { class: 'chart' });
-        health.append(el('h3', {}, text(u.url), el('span', { class: 'muted', 'data-testid': 'uptime' }, ` — uptime ${fmt(u.uptimePercent, 2, '%')} (${u.failures} of ${u.checks} failed)`)), box);
-        plots.push(chart(box, u.t, {
-          title: 'Latency', unit: (v) => fmt(v, 0, ' ms'),
-          lines: [{ label: 'avg', values: u.latencyAvg, color: COLORS.avg }, { label: 'p95', values: u.latencyP95, color: COLORS.second, dash: [4, 3] }],
-          marks: { label: 'failures', color: COLORS.fail, values: u.failuresPerBucket.map((f, j) => (f > 0 ? (u.latencyMax[j] ?? 0) : null)) },
-        }));
+      const g = onGrid(m.t, m.stepSeconds, group.from, group.to, [
+        avg(m.series.cpu), max(m.series.cpu), avg(m.series.memory), max(m.series.memory), avg(m.series.disk), max(m.series.disk),
+        avg(m.series.load1), max(m.series.load1), avg(m.series.netRxBps), avg(m.series.netTxBps), avg(m.series.diskReadBps), avg(m.series.diskWriteBps)]);
+      const c = g.columns;
+      // With one sample per bucket the max is the avg: one line, not two drawn on top of each other.
+      const single = m.samples.every((k) => k <= 1);
+      const pair = (a: (number | null)[], b: (number | null)[]) => [{ label: single ? 'value' : 'avg', values: a, color: '--chart-1' },
+        ...(single ? [] : [{ label: 'max', values: b, color: '--chart-2', dash: [4, 3] }])];
+      const pct = (v: number | null) => fmt(v, 0, '%');
+      const specs: ChartSpec[] = [
+        { title: 'CPU %', unit: pct, yMax: 100, lines: pair(c[0]!, c[1]!) },
+        { title: 'Memory %', unit: pct, yMax: 100, lines: pair(c[2]!, c[3]!) },
+        { title: 'Disk %', unit: pct, yMax: 100, lines: pair(c[4]!, c[5]!) },
+        { title: 'Load (1 min)', unit: (v) => fmt(v, 2), lines: pair(c[6]!, c[7]!) },
+        { title: 'Network', unit: bytesPerSecond, lines: [{ label: 'rx', values: c[8]!, color: '--chart-1' }, { label: 'tx', values: c[9]!, color: '--chart-3' }] },
+        { title: 'Disk I/O', unit: bytesPerSecond, lines: [{ label: 'read', values: c[10]!, color: '--chart-1' }, { label: 'write', values: c[11]!, color: '--chart-3' }] },
+      ];
+      if (!m.t.length) {
+        charts.replaceChildren(stateBox('empty', 'No samples in this range.', `The agent last reported ${formatTime(row.lastSeen)}. Choose a longer range above.`));
+      } else {
+        const boxes = specs.map((s) => el('div', { class: 'chart', 'data-chart': s.title }));
+        charts.replaceChildren(...boxes);
+        specs.forEach((s, i) => plots.push(chart(boxes[i]!, group, g.t, s)));
       }
-      if (h.failures.length) {
-        health.append(el('h3', {}, 'Recent failures'), el('table', { class: 'failures' },
-          ...h.failures.slice(0, 50).map((f) => el('tr', {},
-            el('td', {}, localTime(f.timestamp)), el('td', {}, text(f.url)),
-            el('td', {}, f.statusCode === null ? '–' : String(f.statusCode)), el('td', {}, text(f.errorMessage ?? ''))))));
-      }
+      renderHealth(h, up.checks, group);
     } catch (err) {
-      info.textContent = `Could not load: ${(err as Error).message}`;
+      if (err instanceof ApiError && err.status === 404) { notFound(); return; }
+      charts.removeAttribute('aria-busy');
+      const retry = el('button', { type: 'button' }, 'Try again');
+      retry.addEventListener('click', () => { void load(); });
+      info.textContent = '';
+      charts.replaceChildren(stateBox('error', 'Could not load this app’s data.', text((err as Error).message), retry));
     }
   };
+
+  const renderHealth = (h: HealthResult, uptime: CheckUptime[], group: ChartGroup) => {
+    health.replaceChildren();
+    const urls = [...new Set([...uptime.filter((u) => u.vps === vps).map((u) => u.url), ...h.urls.map((u) => u.url)])].sort();
+    if (!urls.length) health.append(stateBox('empty', 'No health checks for this app.', 'Add health_checks to the app’s monitoring.yml to see uptime here.'));
+    for (const url of urls) {
+      const u = h.urls.find((x) => x.url === url);
+      const up = uptime.find((x) => x.vps === vps && x.url === url);
+      const box = el('div', { class: 'chart' });
+      const figures = up ? uptimeList(up.uptime) : null;
+      const beats = up?.recent.length ? barStrip(`last ${up.recent.length} checks: ${up.recent.filter((r) => !r.ok).length} failed`,
+        up.recent.map((r) => ({ state: r.ok ? 'ok' : 'fail', title: `${formatTime(r.t)}: ${r.ok ? `up, ${fmt(r.ms, 0, ' ms')}` : 'failed'}` })), 'heartbeat') : null;
+      const days = up ? dayBars(up.days.map((d) => ({ day: d.day, uptime: d.checks ? 100 * (1 - d.failures / d.checks) : null }))) : null;
+      health.append(el('article', { class: 'check' },
+        el('h3', {}, text(url)),
+        u ? el('p', { class: 'muted', 'data-testid': 'uptime' }, `In this range: uptime ${fmt(u.uptimePercent, 2, '%')} (${u.failures} of ${u.checks} failed)`) : el('p', { class: 'muted' }, 'No checks in this range.'),
+        figures, beats ? el('div', { class: 'strip-label' }, 'Heartbeat (newest right)') : null, beats,
+        days ? el('div', { class: 'strip-label' }, '90 days (UTC days, newest right)') : null, days, u ? box : null));
+      if (u) {
+        const g = onGrid(u.t, h.stepSeconds, group.from, group.to, [u.latencyAvg, u.latencyP95, u.failuresPerBucket.map((f, j) => (f > 0 ? (u.latencyMax[j] ?? 0) : null))]);
+        plots.push(chart(box, group, g.t, {
+          title: 'Latency', unit: (v) => fmt(v, 0, ' ms'),
+          lines: [{ label: 'avg', values: g.columns[0]!, color: '--chart-1' }, { label: 'p95', values: g.columns[1]!, color: '--chart-3', dash: [4, 3] }],
+          marks: { label: 'failures', color: '--error', values: g.columns[2]! },
+        }));
+      }
+    }
+    if (h.failures.length) {
+      health.append(el('h3', {}, 'Recent failures'), el('div', { class: 'table-wrap' }, el('table', { class: 'failures' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Time'), el('th', { scope: 'col' }, 'Check'), el('th', { scope: 'col' }, 'Status'), el('th', { scope: 'col' }, 'Error'))),
+        el('tbody', {}, ...h.failures.slice(0, 50).map((f) => el('tr', {},
+          el('td', {}, formatTime(f.timestamp)), el('td', {}, text(f.url)),
+          el('td', {}, f.statusCode === null ? '–' : String(f.statusCode)), el('td', {}, text(f.errorMessage ?? ''))))))));
+    }
+  };
+
   void load();
   let pending: ReturnType<typeof setTimeout> | null = null;
-  const stop = live.listen([`vps/${vps}`], (msg) => {
+  const stopLive = live.listen([`vps/${vps}`], (msg) => {
+    if (zoomed || Number.isFinite(atMs)) return;
     if (msg.type === 'fleet' && msg.rows.some((r) => r.vps === vps && r.app === app) && !pending) {
       pending = setTimeout(() => { pending = null; void load(); }, 500);
     }
   }, () => void load());
-  const onResize = () => { for (const p of plots) p.setSize({ width: Math.max(300, (p.root.parentElement?.clientWidth ?? 600)), height: 170 }); };
+  const onResize = () => fit(plots);
   window.addEventListener('resize', onResize);
-  return () => { stop(); for (const p of plots) p.destroy(); window.removeEventListener('resize', onResize); if (pending) clearTimeout(pending); };
+  const stopTheme = onThemeChange(() => void load());
+  return () => { stopLive(); stopTheme(); for (const p of plots) p.destroy(); window.removeEventListener('resize', onResize); if (pending) clearTimeout(pending); };
 };

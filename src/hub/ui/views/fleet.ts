@@ -1,30 +1,47 @@
-// Fleet overview: one card per vps/app with status colour, CPU/memory/disk/load, health checks and
-// last seen; stale agents marked. Live: a pushed row replaces its card's data.
-import { el, fmt, ago, bar, text, href, type View } from '../dom.js';
+// Fleet overview: one card per vps/app with its status (from the alert state machine, pushed by the
+// hub on commits and on its liveness ticker), CPU/memory/disk/load, health checks, open alerts and
+// last seen. A pushed row replaces its own card; ages run on the hub's clock and freeze while the hub
+// is unreachable (time.ts).
+import { el, fmt, bar, text, href, skeleton, stateBox, type View } from '../dom.js';
 import { getJson } from '../api.js';
 import { live } from '../live.js';
-import type { FleetRow } from '../types.js';
+import { formatAgo, formatDuration, now } from '../time.js';
+import type { FleetAlert, FleetRow } from '../types.js';
 
 const keyOf = (r: { vps: string; app: string }) => `${r.vps}\u0000${r.app}`;
 
-interface FiringAlert { rule: string; vps: string; app: string; subject: string; summary: string; status: string }
+export const STATUS_TEXT: Record<FleetRow['status'], string> = { up: 'up', pending: 'failing?', down: 'down', stale: 'stale', unknown: 'no data' };
+const STATUS_HELP: Record<FleetRow['status'], string> = {
+  up: 'reporting, no health-check alert open',
+  pending: 'a health check failed; the alert is pending until it fails often enough to fire',
+  down: 'a health-check alert is firing',
+  stale: 'no data from the agent for longer than its threshold',
+  unknown: 'the agent has sent nothing yet',
+};
 
-/** "2 alerts firing: health-check-failing ×2": each rule once, however many of its subjects fire. */
-function firingText(firing: FiringAlert[]): string {
-  const perRule = new Map<string, number>();
-  for (const a of firing) perRule.set(a.rule, (perRule.get(a.rule) ?? 0) + 1);
-  const rules = [...perRule].map(([rule, n]) => (n > 1 ? `${rule} ×${n}` : rule));
-  return `${firing.length} alert${firing.length === 1 ? '' : 's'} firing: ${rules.join(', ')}`;
+/** "health-check-failing ×2, disk-full": firing alerts grouped by rule. */
+function firingText(alerts: FleetAlert[]): string {
+  const byRule = new Map<string, number>();
+  for (const a of alerts) byRule.set(a.rule, (byRule.get(a.rule) ?? 0) + 1);
+  return [...byRule].map(([rule, n]) => (n > 1 ? `${rule} ×${n}` : rule)).join(', ');
 }
 
-function card(r: FleetRow, firing: FiringAlert[]): HTMLElement {
-  const checks = el('ul', { class: 'checks' });
+function seenText(r: FleetRow): string {
+  return `last seen ${formatAgo(r.lastSeen)}${r.status === 'stale' ? ` · silent for ${formatDuration((now() - Date.parse(r.lastSeen)) / 1000)}` : ''}`;
+}
+
+function card(r: FleetRow): HTMLElement {
+  const checks = el('ul', { class: 'checks', 'aria-label': 'health checks' });
   for (const c of r.checks) {
+    const alert = r.alerts.find((a) => a.type === 'health_check' && a.subject === c.url);
+    const state = alert?.status === 'firing' ? 'fail' : alert?.status === 'pending' || !c.success ? 'warn' : 'ok';
     const what = c.success ? `✓ ${c.statusCode ?? ''} ${fmt(c.responseTimeMs, 0, ' ms')}` : `✗ ${c.errorMessage ?? 'failed'}`;
-    checks.append(el('li', { class: c.success ? 'ok' : 'fail', title: c.url }, text(`${what} — ${c.url}`)));
+    checks.append(el('li', { class: state, title: `${c.url}${alert ? ` — alert ${alert.status}` : ''}` }, text(`${what} — ${c.url}`)));
   }
+  const firing = r.alerts.filter((a) => a.status === 'firing');
   return el('article', { class: 'card', 'data-status': r.status, 'data-key': keyOf(r), 'data-testid': 'fleet-card' },
-    el('h2', {}, el('a', { class: 'app', href: href(['vps', r.vps, r.app]) }, text(r.app)), el('span', { class: 'badge', 'data-status': r.status }, r.status)),
+    el('h2', {}, el('a', { class: 'app', href: href(['vps', r.vps, r.app]) }, text(r.app)),
+      el('span', { class: 'badge', 'data-status': r.status, title: STATUS_HELP[r.status], 'data-testid': 'status-badge' }, STATUS_TEXT[r.status])),
     el('div', { class: 'vps' }, text(r.vps)),
     el('div', { class: 'metrics' },
       'CPU', bar(r.cpuPercent), el('span', { 'data-metric': 'cpu' }, fmt(r.cpuPercent, 1, '%')),
@@ -32,54 +49,73 @@ function card(r: FleetRow, firing: FiringAlert[]): HTMLElement {
       'Disk', bar(r.diskPercent), el('span', { 'data-metric': 'disk' }, fmt(r.diskPercent, 1, '%')),
       'Load', el('span'), el('span', { 'data-metric': 'load' }, `${fmt(r.loadAvg1m, 2)} ${fmt(r.loadAvg5m, 2)} ${fmt(r.loadAvg15m, 2)}`)),
     checks,
-    firing.length ? el('a', { class: 'firing', href: href(['alerts']), 'data-testid': 'firing-alerts',
-      title: firing.map((a) => `${a.rule}: ${a.subject ? `${a.subject} ` : ''}${a.summary}`).join('\n') }, text(`⚠ ${firingText(firing)}`)) : null,
-    el('div', { class: 'seen', 'data-last-seen': r.lastSeen }, `last seen ${ago(r.lastSeen)}${r.stale ? ' (stale)' : ''}`));
+    firing.length ? el('a', { class: 'firing', href: href(['alerts']), 'data-testid': 'firing-alerts', title: firing.map((a) => `${a.rule} ${a.subject}`).join('\n') },
+      text(`⚠ ${firing.length} alert${firing.length === 1 ? '' : 's'} firing: ${firingText(firing)}`)) : null,
+    el('div', { class: 'seen', 'data-last-seen': r.lastSeen }, seenText(r)));
 }
 
 export const fleetView: View = (main) => {
+  document.title = 'Observ — fleet';
   const fleet = new Map<string, FleetRow>();
-  // Rule-based alerts firing per vps/app (refreshed with the fleet and every 15 s).
-  let firing = new Map<string, FiringAlert[]>();
-  const summary = el('div', { class: 'summary', 'data-testid': 'fleet-summary' }, 'loading…');
-  const grid = el('section', { class: 'fleet' });
-  main.replaceChildren(summary, grid);
+  const cards = new Map<string, HTMLElement>();
+  const summary = el('div', { class: 'summary', 'data-testid': 'fleet-summary', role: 'status', 'aria-live': 'polite' }, 'Loading the fleet…');
+  const grid = el('section', { class: 'fleet', 'aria-label': 'agents', 'aria-busy': 'true' },
+    ...Array.from({ length: 3 }, () => skeleton(5, 'card')));
+  main.replaceChildren(el('h2', { class: 'sr-only' }, 'Fleet'), summary, grid);
+  let loaded = false;
 
-  const render = () => {
-    const rows = [...fleet.values()].sort((a, b) => a.vps.localeCompare(b.vps) || a.app.localeCompare(b.app));
-    const down = rows.filter((r) => r.status === 'down').length;
-    const stale = rows.filter((r) => r.status === 'stale').length;
-    summary.textContent = `${rows.length} app${rows.length === 1 ? '' : 's'} on ${new Set(rows.map((r) => r.vps)).size} VPS · ${down} down · ${stale} stale`;
-    const firingCount = [...firing.values()].reduce((n, a) => n + a.length, 0);
-    if (firingCount) summary.textContent += ` · ${firingCount} alert${firingCount === 1 ? '' : 's'} firing`;
-    grid.replaceChildren(...(rows.length ? rows.map((r) => card(r, firing.get(keyOf(r)) ?? [])) : [el('div', { class: 'empty' }, 'No agents have reported yet. Start one with: observ agent APP')]));
+  const sorted = () => [...fleet.values()].sort((a, b) => a.vps.localeCompare(b.vps) || a.app.localeCompare(b.app));
+  const renderSummary = () => {
+    const rows = [...fleet.values()];
+    const n = (s: FleetRow['status']) => rows.filter((r) => r.status === s).length;
+    const firing = rows.reduce((k, r) => k + r.alerts.filter((a) => a.status === 'firing').length, 0);
+    summary.textContent = `${rows.length} app${rows.length === 1 ? '' : 's'} on ${new Set(rows.map((r) => r.vps)).size} VPS · ` +
+      `${n('up')} up · ${n('pending')} failing? · ${n('down')} down · ${n('stale')} stale` + (firing ? ` · ${firing} alert${firing === 1 ? '' : 's'} firing` : '');
+  };
+  const renderAll = () => {
+    cards.clear();
+    const rows = sorted();
+    grid.removeAttribute('aria-busy');
+    if (!rows.length) grid.replaceChildren(stateBox('empty', 'No agents have reported yet.', 'Start one on a VPS with: observ agent APP (see the README, "Enable monitoring for an app").'));
+    else grid.replaceChildren(...rows.map((r) => { const c = card(r); cards.set(keyOf(r), c); return c; }));
+    renderSummary();
+  };
+  const update = (rows: FleetRow[]) => {
+    let added = false;
+    for (const r of rows) {
+      fleet.set(keyOf(r), r);
+      const old = cards.get(keyOf(r));
+      if (!old) { added = true; continue; }
+      const next = card(r);
+      old.replaceWith(next);
+      cards.set(keyOf(r), next);
+    }
+    if (added) renderAll(); else renderSummary();
   };
   const load = () => getJson<{ fleet: FleetRow[] }>('/api/fleet').then((body) => {
+    loaded = true;
     fleet.clear();
     for (const r of body.fleet) fleet.set(keyOf(r), r);
-    render();
-  }, (err: Error) => { summary.textContent = `Could not load the fleet: ${err.message}`; });
+    renderAll();
+  }, (err: Error) => {
+    if (loaded) { summary.textContent = `Could not refresh the fleet: ${err.message}`; return; }
+    const retry = el('button', { type: 'button' }, 'Try again');
+    retry.addEventListener('click', () => { void load(); });
+    grid.removeAttribute('aria-busy');
+    grid.replaceChildren(stateBox('error', 'Could not load the fleet.', text(err.message), retry));
+    summary.textContent = '';
+  });
 
-  const loadAlerts = () => getJson<{ alerts: FiringAlert[] }>('/api/alerts/open?status=firing').then((body) => {
-    const next = new Map<string, FiringAlert[]>();
-    for (const a of body.alerts) next.set(keyOf(a), [...(next.get(keyOf(a)) ?? []), a]);
-    firing = next;
-    render();
-  }, () => { /* alerting disabled or not reachable: the fleet still shows */ });
-
-  void load().then(loadAlerts);
-  const alertTimer = setInterval(() => { void loadAlerts(); }, 15_000);
+  void load();
   const stop = live.listen(['fleet'], (msg) => {
-    if (msg.type !== 'fleet') return;
-    for (const r of msg.rows) fleet.set(keyOf(r), r);
-    render();
+    if (msg.type === 'fleet' && loaded) update(msg.rows);
   }, load);
-  // Keep "last seen" ages fresh between updates.
+  // Ages between pushes (frozen while the hub is unreachable: time.ts).
   const timer = setInterval(() => {
     for (const node of main.querySelectorAll<HTMLElement>('[data-last-seen]')) {
       const r = fleet.get((node.closest('[data-key]') as HTMLElement | null)?.dataset.key ?? '');
-      if (r) node.textContent = `last seen ${ago(r.lastSeen)}${r.stale ? ' (stale)' : ''}`;
+      if (r) node.textContent = seenText(r);
     }
-  }, 5000);
-  return () => { stop(); clearInterval(timer); clearInterval(alertTimer); };
+  }, 1000);
+  return () => { stop(); clearInterval(timer); };
 };

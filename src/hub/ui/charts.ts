@@ -1,0 +1,168 @@
+// Charts (uPlot) that show what the data is: the x-axis is the chosen range (not the data's extent),
+// a bucket without samples is a gap, every chart of a page shares one crosshair and tooltip (uPlot
+// cursor sync), a drag selects a range to zoom into (the page's URL changes, so Back returns), a
+// double-click resets, and alert events are drawn as vertical markers.
+import uPlot from 'uplot';
+import { el } from './dom.js';
+import { cssColor } from './theme.js';
+import { formatTick, formatTime } from './time.js';
+
+export interface Marker {
+  /** Epoch seconds. */
+  t: number;
+  kind: 'firing' | 'resolved' | 'deploy';
+  label: string;
+}
+
+export interface ChartGroup {
+  /** Cursor-sync key: charts with the same key share crosshair and tooltip. */
+  key: string;
+  /** The shown range, epoch seconds. */
+  from: number;
+  to: number;
+  markers: Marker[];
+  onZoom(from: number, to: number): void;
+  onReset(): void;
+}
+
+export interface Line {
+  label: string;
+  values: (number | null)[];
+  /** A CSS custom property (e.g. '--chart-1'). */
+  color: string;
+  dash?: number[];
+}
+
+export interface ChartSpec {
+  title: string;
+  unit: (v: number | null) => string;
+  lines: Line[];
+  /** Points-only series (e.g. failures). */
+  marks?: Line;
+  yMax?: number;
+}
+
+/**
+ * Puts series on the full bucket grid of [from, to): one slot per `step` (aligned to the epoch, as the
+ * API's date_bin is), null where no sample fell. uPlot draws nulls as gaps.
+ */
+export function onGrid(t: number[], step: number, from: number, to: number, columns: (number | null)[][]): { t: number[]; columns: (number | null)[][] } {
+  const first = Math.floor(from / step) * step;
+  const n = Math.max(0, Math.min(5000, Math.ceil((to - first) / step)));
+  const grid = Array.from({ length: n }, (_, i) => first + i * step);
+  const at = new Map(t.map((x, i) => [x, i]));
+  return { t: grid, columns: columns.map((col) => grid.map((x) => { const i = at.get(x); return i === undefined ? null : (col[i] ?? null); })) };
+}
+
+function markerPlugin(group: ChartGroup): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: [(u) => {
+        const { ctx } = u;
+        const { top, height } = u.bbox;
+        ctx.save();
+        for (const m of group.markers) {
+          if (m.t < group.from || m.t > group.to) continue;
+          const x = Math.round(u.valToPos(m.t, 'x', true));
+          ctx.strokeStyle = cssColor(m.kind === 'firing' ? '--error' : m.kind === 'resolved' ? '--ok' : '--accent');
+          ctx.lineWidth = Math.max(1, devicePixelRatio);
+          ctx.setLineDash(m.kind === 'resolved' ? [4 * devicePixelRatio, 3 * devicePixelRatio] : []);
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, top + height);
+          ctx.stroke();
+        }
+        ctx.restore();
+      }],
+    },
+  };
+}
+
+/** A tooltip inside each chart at the (synced) cursor: the time and every series' value. */
+function tooltipPlugin(spec: ChartSpec): uPlot.Plugin {
+  let tip: HTMLElement;
+  return {
+    hooks: {
+      init: [(u) => {
+        tip = el('div', { class: 'chart-tip', 'aria-hidden': 'true' });
+        tip.hidden = true;
+        u.over.append(tip);
+      }],
+      setCursor: [(u) => {
+        const i = u.cursor.idx;
+        if (i === null || i === undefined || u.cursor.left === undefined || u.cursor.left < 0) { tip.hidden = true; return; }
+        const t = u.data[0][i]!;
+        const rows = u.series.slice(1).map((s, k) => {
+          const v = u.data[k + 1]![i] ?? null;
+          return v === null ? null : `${String(s.label)}: ${spec.unit(v)}`;
+        }).filter((x): x is string => x !== null);
+        tip.replaceChildren(el('strong', {}, formatTime(t * 1000, 'datetime')), ...rows.map((r) => el('div', {}, r)));
+        if (!rows.length) tip.append(el('div', {}, 'no samples'));
+        tip.hidden = false;
+        const w = u.over.clientWidth;
+        const left = u.cursor.left;
+        tip.style.left = left > w / 2 ? '' : `${left + 12}px`;
+        tip.style.right = left > w / 2 ? `${w - left + 12}px` : '';
+      }],
+    },
+  };
+}
+
+export function chartHeight(): number {
+  return matchMedia('(max-width: 600px)').matches ? 150 : 180;
+}
+
+export function chart(container: HTMLElement, group: ChartGroup, t: number[], spec: ChartSpec): uPlot {
+  const width = Math.max(200, container.clientWidth - 8 || 600);
+  const muted = cssColor('--muted');
+  const grid = cssColor('--border');
+  const series: uPlot.Series[] = [{ value: (_u, v) => (v === null || v === undefined ? '–' : formatTime(v * 1000, 'datetime')) }];
+  const data: (number | null)[][] = [t];
+  for (const line of spec.lines) {
+    series.push({ label: line.label, stroke: cssColor(line.color), width: 1.5, dash: line.dash, value: (_u, v) => spec.unit(v), spanGaps: false, points: { show: false } });
+    data.push(line.values);
+  }
+  if (spec.marks) {
+    const c = cssColor(spec.marks.color);
+    series.push({ label: spec.marks.label, stroke: c, width: 0, paths: () => null, points: { show: true, size: 9, fill: c, stroke: c }, value: (_u, v) => (v === null ? '' : spec.unit(v)) });
+    data.push(spec.marks.values);
+  }
+  const span = group.to - group.from;
+  return new uPlot({
+    title: spec.title, width, height: chartHeight(), series,
+    scales: {
+      x: { time: true, range: () => [group.from, group.to] },
+      ...(spec.yMax !== undefined ? { y: { range: (_u: uPlot, _min: number, max: number) => [0, Math.max(spec.yMax!, max)] as uPlot.Range.MinMax } } : {}),
+    },
+    axes: [
+      { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid }, values: (_u, splits) => splits.map((s) => formatTick(s, span)), space: 70 },
+      { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid }, values: (_u, ticks) => ticks.map((v) => spec.unit(v)),
+        // Wide enough for the longest label ("4000 ms", "12.5 MB/s").
+        size: (_u, values) => 24 + 8 * Math.max(3, ...(values ?? []).map((v) => String(v).length)) },
+    ],
+    cursor: {
+      // A horizontal line means nothing across charts of different units: the crosshair is vertical only.
+      y: false,
+      sync: { key: group.key },
+      drag: { x: true, y: false, setScale: false },
+      bind: { dblclick: () => () => { group.onReset(); return null; } },
+    },
+    legend: { live: true },
+    hooks: {
+      setSelect: [(u) => {
+        if (u.select.width > 4) {
+          const a = u.posToVal(u.select.left, 'x');
+          const b = u.posToVal(u.select.left + u.select.width, 'x');
+          if (b - a >= 1) group.onZoom(Math.round(a), Math.round(b));
+        }
+        u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+      }],
+    },
+    plugins: [markerPlugin(group), tooltipPlugin(spec)],
+  }, data as uPlot.AlignedData, container);
+}
+
+/** Resizes every chart to its box (on window resize). */
+export function fit(plots: uPlot[]): void {
+  for (const p of plots) p.setSize({ width: Math.max(200, (p.root.parentElement?.clientWidth ?? 608) - 8), height: chartHeight() });
+}
