@@ -10,6 +10,17 @@ export interface FleetCheck {
   timestamp: string;
 }
 
+/** The app's own processes (mirrors FleetApp in src/hub/api/fleet.ts). */
+export interface FleetApp {
+  source: string;
+  processes: number | null;
+  cpuPercent: number | null;
+  rssMb: number | null;
+  threads: number | null;
+  openFiles: number | null;
+  restarts24h: number;
+}
+
 export interface FleetRow {
   vps: string;
   app: string;
@@ -26,6 +37,7 @@ export interface FleetRow {
   loadAvg1m: number | null;
   loadAvg5m: number | null;
   loadAvg15m: number | null;
+  appMetrics?: FleetApp | null;
   checks: FleetCheck[];
 }
 
@@ -36,7 +48,10 @@ export interface MetricsResult {
   stepSeconds: number;
   t: number[];
   samples: number[];
-  series: Partial<Record<'cpu' | 'cpuIowait' | 'memory' | 'swap' | 'disk' | 'load1' | 'load5' | 'load15' | 'netRxBps' | 'netTxBps' | 'diskReadBps' | 'diskWriteBps', Series>>;
+  series: Partial<Record<'cpu' | 'cpuIowait' | 'memory' | 'swap' | 'disk' | 'load1' | 'load5' | 'load15' | 'netRxBps' | 'netTxBps' | 'diskReadBps' | 'diskWriteBps'
+    | 'appCpu' | 'appRssMb' | 'appThreads' | 'appOpenFiles', Series>>;
+  appRestarts?: number[];
+  appSource?: string | null;
 }
 
 export interface HealthSeries {

@@ -120,9 +120,12 @@ export interface WriterStats {
   spoolCorruptBytes: number;
 }
 
-const METRIC_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'cpu_percent', 'memory_percent', 'memory_mb', 'disk_percent', 'disk_gb',
+/** vps_metrics as agents before the app columns wrote it: spool records of that version still replay. */
+const METRIC_COLUMNS_V1 = ['timestamp', 'vps_name', 'app_name', 'cpu_percent', 'memory_percent', 'memory_mb', 'disk_percent', 'disk_gb',
   'load_avg_1m', 'load_avg_5m', 'load_avg_15m', 'cpu_user', 'cpu_system', 'cpu_iowait', 'cpu_steal', 'memory_available_mb',
   'swap_percent', 'swap_used_mb', 'disk_free_gb', 'disk_read_bps', 'disk_write_bps', 'net_rx_bps', 'net_tx_bps', 'uptime_seconds', 'mounts'];
+const METRIC_COLUMNS = [...METRIC_COLUMNS_V1, 'app_source', 'app_processes', 'app_cpu_percent', 'app_rss_mb', 'app_threads',
+  'app_open_files', 'app_restarts'];
 const HEALTH_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'url', 'status_code', 'response_time_ms', 'success', 'error_message', 'cert_days_left'];
 const LOG_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'level', 'message', 'context', 'logger', 'exception', 'source_file', 'flags', 'raw'];
 const EVENT_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'kind', 'detail'];
@@ -149,7 +152,9 @@ export function encodeMetricRows(samples: readonly MetricSample[], vps: string, 
       real(m.cpuIowait), real(m.cpuSteal), real(m.memoryAvailableMb), real(m.swapPercent), real(m.swapUsedMb), real(m.diskFreeGb),
       double(m.diskReadBps), double(m.diskWriteBps), double(m.netRxBps), double(m.netTxBps), double(m.uptimeSeconds),
       // A JSON array (jsonb), not a text[]: encodeCopyValue treats JS arrays as text[] literals.
-      m.mounts ? jsonForPg(m.mounts).text : null]);
+      m.mounts ? jsonForPg(m.mounts).text : null,
+      m.app?.source ?? null, int4(m.app?.processes), real(m.app?.cpuPercent), real(m.app?.rssMb), int4(m.app?.threads),
+      int4(m.app?.openFiles), int4(m.app?.restarts)]);
   }
   return metrics;
 }
@@ -235,6 +240,19 @@ async function copyIn(client: PgClient, table: string, columns: string[], payloa
   await pipeline(Readable.from(copyChunks(payload)), stream);
 }
 
+/**
+ * The vps_metrics columns of spooled COPY text, told by the field count of its first row (a TAB
+ * inside a value is always escaped): a spool written before an upgrade replays into the same columns.
+ */
+export function metricColumnsOf(payload: Section): string[] {
+  const end = indexOfNewline(payload, 0);
+  let tabs = 0;
+  for (let i = 0; i < (end === -1 ? payload.length : end); i++) {
+    if ((typeof payload === 'string' ? payload.charCodeAt(i) : payload[i]) === 9) tabs++;
+  }
+  return tabs + 1 === METRIC_COLUMNS_V1.length ? METRIC_COLUMNS_V1 : METRIC_COLUMNS;
+}
+
 /** Reads the committed checkpoint of an agent (seq 0 and no files when it never committed). */
 export async function readCheckpoint(client: PgClient, vps: string, app: string): Promise<CommittedState> {
   const r = await client.query<{ batch_seq: string; files: FileCheckpoint[] }>(
@@ -283,8 +301,9 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
       return { outcome: 'duplicate', rejected };
     }
     let firstError = '';
-    for (const { table, columns, section } of TABLES) {
+    for (const { table, columns: current, section } of TABLES) {
       const payload = sections[section];
+      const columns = section === 'metrics' ? metricColumnsOf(payload) : current;
       if (!options.rowByRow) { await copyIn(client, table, columns, payload); continue; }
       let start = 0;
       while (start < payload.length) {

@@ -6,6 +6,7 @@ import { el, fmt, bytesPerSecond, localTime, text, href, type View } from '../do
 import { getJson } from '../api.js';
 import { live } from '../live.js';
 import type { HealthResult, MetricsResult, Series } from '../types.js';
+import { appHeader } from './app-block.js';
 
 const RANGES: [string, number][] = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['90d', 90 * 86400]];
 const COLORS = { avg: '#4aa3df', max: '#d9443b', second: '#2e9e5b', fail: '#d9443b' };
@@ -52,10 +53,13 @@ export const detailView: View = (main, route) => {
     return el('a', { href: href(['vps', vps, app], p), class: s === rangeS ? 'active' : '' }, label);
   }));
   const info = el('div', { class: 'muted' });
+  const appHead = el('div');
+  const appCharts = el('section', { class: 'charts', 'data-testid': 'app-charts' });
+  const hostHead = el('h3', { class: 'scope-heading' }, el('span', { class: 'scope' }, 'host'), text(` ${vps}`));
   const charts = el('section', { class: 'charts', 'data-testid': 'metric-charts' });
   const health = el('section', { class: 'health', 'data-testid': 'health-history' });
   const logsLink = el('a', { href: href(['logs'], new URLSearchParams({ app, vps })) }, 'Logs of this app →');
-  main.replaceChildren(el('h2', {}, text(app), el('span', { class: 'muted' }, ' on '), text(vps)), picker, info, charts, el('h2', {}, 'Health checks'), health, logsLink);
+  main.replaceChildren(el('h2', {}, text(app), el('span', { class: 'muted' }, ' on '), text(vps)), picker, info, appHead, appCharts, hostHead, charts, el('h2', {}, 'Health checks'), health, logsLink);
   let plots: uPlot[] = [];
 
   const load = async () => {
@@ -67,6 +71,15 @@ export const detailView: View = (main, route) => {
       for (const p of plots) p.destroy();
       plots = [];
       info.textContent = `${m.t.length} points · ${m.stepSeconds} s buckets · from ${m.source === 'hourly' ? 'hourly rollups' : 'raw samples'}`;
+      const appAll: ChartSpec[] = [
+        { title: 'App CPU % (of the machine)', unit: (v) => fmt(v, 1, '%'), lines: [{ label: 'avg', values: avg(m.series.appCpu), color: COLORS.avg }, { label: 'max', values: max(m.series.appCpu), color: COLORS.max, dash: [4, 3] }] },
+        { title: 'App RSS', unit: (v) => fmt(v, 0, ' MB'), lines: [{ label: 'avg', values: avg(m.series.appRssMb), color: COLORS.avg }, { label: 'max', values: max(m.series.appRssMb), color: COLORS.max, dash: [4, 3] }] },
+        { title: 'App threads and open files', unit: (v) => fmt(v, 0), lines: [{ label: 'threads', values: max(m.series.appThreads), color: COLORS.avg }, { label: 'open files', values: max(m.series.appOpenFiles), color: COLORS.second }] },
+      ];
+      const appSpecs = appAll.filter((s) => s.lines.some((l) => l.values.some((v) => v !== null)));
+      appHead.replaceChildren(...(appSpecs.length ? [appHeader(m)] : []));
+      appCharts.replaceChildren(...appSpecs.map((spec) => el('div', { class: 'chart', 'data-chart': spec.title })));
+      appSpecs.forEach((spec, j) => plots.push(chart(appCharts.children[j] as HTMLElement, m.t, spec)));
       const boxes: HTMLElement[] = [];
       const specs: ChartSpec[] = [
         { title: 'CPU %', unit: (v) => fmt(v, 0, '%'), yMax: 100, lines: [{ label: 'avg', values: avg(m.series.cpu), color: COLORS.avg }, { label: 'max', values: max(m.series.cpu), color: COLORS.max, dash: [4, 3] }] },

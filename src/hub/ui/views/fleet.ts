@@ -4,6 +4,7 @@ import { el, fmt, ago, bar, text, href, type View } from '../dom.js';
 import { getJson } from '../api.js';
 import { live } from '../live.js';
 import type { FleetRow } from '../types.js';
+import { appBlock, scoped } from './app-block.js';
 
 const keyOf = (r: { vps: string; app: string }) => `${r.vps}\u0000${r.app}`;
 
@@ -18,6 +19,8 @@ function card(r: FleetRow, firing: FiringAlert[]): HTMLElement {
   return el('article', { class: 'card', 'data-status': r.status, 'data-key': keyOf(r), 'data-testid': 'fleet-card' },
     el('h2', {}, el('a', { class: 'app', href: href(['vps', r.vps, r.app]) }, text(r.app)), el('span', { class: 'badge', 'data-status': r.status }, r.status)),
     el('div', { class: 'vps' }, text(r.vps)),
+    appBlock(r.appMetrics),
+    scoped('host', text(r.vps)),
     el('div', { class: 'metrics' },
       'CPU', bar(r.cpuPercent), el('span', { 'data-metric': 'cpu' }, fmt(r.cpuPercent, 1, '%')),
       'Memory', bar(r.memoryPercent), el('span', { 'data-metric': 'memory' }, fmt(r.memoryPercent, 1, '%')),
