@@ -2,8 +2,7 @@
 // child processes moved into cgroups created here (v1 cpuacct + memory + name=systemd, and cgroup2).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppReader } from '../../src/workers/sampler/app-reader.js';
@@ -11,6 +10,7 @@ import { buildAppSample, cgroupMounts, countRestart } from '../../src/workers/sa
 import { parseMounts, parseProcStat } from '../../src/workers/sampler/procfs.js';
 import { createSamplerWith } from '../../src/workers/sampler/sampler.js';
 import { agentConfig, recordingContext } from './helpers.js';
+import { cgroupFor, nodeChild as child } from '../helpers/cgroup.js';
 
 const linux = existsSync('/proc/stat');
 const mounts = linux ? cgroupMounts(parseMounts(readFileSync('/proc/mounts', 'latin1'))) : null;
@@ -28,14 +28,6 @@ function deployment(t: TestContext): { current: string; real: string } {
 
 const IDLE = 'setInterval(() => {}, 1000)';
 const BUSY = 'const fs = require("fs"); const fds = [0,1,2,3,4].map(() => fs.openSync(process.execPath, "r")); setTimeout(() => { for (;;) {} }, 100)';
-
-/** A node child running `code` in `cwd`, returned once it runs (Node's threads started, its files open). */
-async function child(t: TestContext, code: string, cwd: string): Promise<ChildProcess> {
-  const c = spawn(process.execPath, ['-e', `setTimeout(() => process.stdout.write('ready\\n'), 50); ${code}`], { cwd, stdio: ['ignore', 'pipe', 'ignore'] });
-  t.after(() => { c.kill('SIGKILL'); });
-  await new Promise<void>((resolve, reject) => { c.stdout!.once('data', () => resolve()); c.once('error', reject); c.once('exit', () => reject(new Error('child exited'))); });
-  return c;
-}
 
 const hostCpu = () => parseProcStat(readFileSync('/proc/stat', 'latin1'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,25 +77,6 @@ test('the app\'s main process replaced is counted as a restart', { skip: !linux 
   assert.equal(r.restarts, 1);
   assert.equal(r.last?.pid, second.pid);
 });
-
-/** Creates `rel` under each hierarchy root, moves `pid` into it, and removes it all afterwards. */
-function cgroupFor(t: TestContext, roots: string[], rel: string, pid: number): void {
-  const made: string[] = [];
-  for (const r of roots) {
-    const parts = rel.split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      const dir = join(r, ...parts.slice(0, i));
-      if (!existsSync(dir)) { mkdirSync(dir); made.push(dir); }
-    }
-    writeFileSync(join(r, rel, 'cgroup.procs'), String(pid));
-  }
-  t.after(async () => {
-    // A cgroup is removable once empty: the child is killed (t.after runs in reverse order, so kill here first).
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await sleep(20);
-    for (const dir of made.reverse()) { try { rmdirSync(dir); } catch { /* still busy: left for the next run */ } }
-  });
-}
 
 const v1Ready = !!(root && mounts?.systemd && mounts.cpuacct && mounts.memory);
 test('a unit on cgroup v1: processes from name=systemd, CPU from cpuacct, the unit named in the source', { skip: !v1Ready && 'needs root and cgroup v1 hierarchies' }, async (t) => {
