@@ -253,6 +253,21 @@ export function metricColumnsOf(payload: Section): string[] {
   return tabs + 1 === METRIC_COLUMNS_V1.length ? METRIC_COLUMNS_V1 : METRIC_COLUMNS;
 }
 
+/** The rows cut to the columns of a schema from before migration 050 (the app's fields dropped). */
+export function withoutAppFields(payload: Section): Buffer {
+  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  const pieces: Buffer[] = [];
+  for (let start = 0; start < bytes.length;) {
+    const end = nextLine(bytes, start);
+    let cut = start;
+    for (let tabs = 0; cut < end && tabs < METRIC_COLUMNS_V1.length; cut++) if (bytes[cut] === 9 || bytes[cut] === 10) tabs++;
+    pieces.push(bytes.subarray(start, cut - 1), NEWLINE);
+    start = end;
+  }
+  return Buffer.concat(pieces);
+}
+const NEWLINE = Buffer.from('\n');
+
 /** Reads the committed checkpoint of an agent (seq 0 and no files when it never committed). */
 export async function readCheckpoint(client: PgClient, vps: string, app: string): Promise<CommittedState> {
   const r = await client.query<{ batch_seq: string; files: FileCheckpoint[] }>(
@@ -274,6 +289,11 @@ export interface StoreOutcome {
   rejected: Record<string, number>;
 }
 
+/** 42703 undefined_column on one of the app columns: a schema from before migration 050. */
+function isMissingAppColumn(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '42703' && /"app_[a-z_]+"/.test((err as Error).message ?? '');
+}
+
 /** SQLSTATE classes that mean "this data", not "this connection": retrying the same rows cannot help. */
 export function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -287,7 +307,7 @@ export function isDataError(err: unknown): boolean {
  * Throws on any other error (nothing is committed then).
  */
 export async function storeEncoded(client: PgClient, seq: number, files: FileCheckpoint[], sections: SpoolSections | SpoolBytes,
-  who: StoreIdentity, options: { rowByRow?: boolean } = {}): Promise<StoreOutcome> {
+  who: StoreIdentity, options: { rowByRow?: boolean; withoutAppColumns?: boolean } = {}): Promise<StoreOutcome> {
   const rejected: Record<string, number> = {};
   await client.query('BEGIN');
   try {
@@ -302,7 +322,8 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
     }
     let firstError = '';
     for (const { table, columns: current, section } of TABLES) {
-      const payload = sections[section];
+      let payload = sections[section];
+      if (section === 'metrics' && options.withoutAppColumns && metricColumnsOf(payload) !== METRIC_COLUMNS_V1) payload = withoutAppFields(payload);
       const columns = section === 'metrics' ? metricColumnsOf(payload) : current;
       if (!options.rowByRow) { await copyIn(client, table, columns, payload); continue; }
       let start = 0;
@@ -368,6 +389,8 @@ export class Writer {
   private spool: Spool | null = null;
   private client: PgClient | null = null;
   private prepared = false;
+  /** Set when vps_metrics lacks the app columns (an agent upgraded before the database); reset on every new connection. */
+  private schemaLacksAppColumns = false;
   private metrics: MetricSample[] = [];
   private probes: ProbeResult[] = [];
   /**
@@ -733,12 +756,20 @@ export class Writer {
     const who = { vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval, startedAt: this.startedAt };
     const run = async (): Promise<StoreOutcome> => {
       await this.ensurePartitions(client);
+      const withoutAppColumns = this.schemaLacksAppColumns;
       try {
-        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who);
+        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { withoutAppColumns });
       } catch (err) {
+        if (isMissingAppColumn(err) && !withoutAppColumns) {
+          // The agent was upgraded before the database: the host's figures are stored, the app's are
+          // dropped until the migration runs (checked again on every new connection).
+          this.schemaLacksAppColumns = true;
+          this.log('warn', 'the database has no app_* columns in vps_metrics (migration 050): the app\'s own figures are dropped until `observ db migrate` runs', { error: (err as Error).message });
+          return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { withoutAppColumns: true });
+        }
         if (!isDataError(err)) throw err;
         this.log('warn', 'the database refused a batch; storing it row by row to isolate the bad rows', { seq: record.header.seq, error: (err as Error).message });
-        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { rowByRow: true });
+        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { rowByRow: true, withoutAppColumns });
       }
     };
     let timer: NodeJS.Timeout | undefined;
@@ -766,6 +797,7 @@ export class Writer {
 
   private async connection(): Promise<PgClient> {
     if (this.client) return this.client;
+    this.schemaLacksAppColumns = false;
     let client: PgClient;
     try {
       client = await connect(this.o.postgresUrl, {
