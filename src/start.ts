@@ -101,7 +101,8 @@ export async function startCommand(rest: string[]): Promise<void> {
       mkdirSync(join(appDir, 'current', 'logs'), { recursive: true });
       const appPort = await freePort();
       const app = spawn(process.execPath, [DEMO_APP, '--port', String(appPort), '--log-file', logFile, '--lines-per-second', String(demo.linesPerSecond), '--exit-with-parent'],
-        { stdio: ['ignore', 'ignore', 'inherit'] });
+        // Working in its release dir, as a deployed app does: the agent finds its processes there (no systemd unit here).
+        { stdio: ['ignore', 'ignore', 'inherit'], cwd: join(appDir, 'current') });
       children.push({ name: demo.name, child: app, kind: 'app' });
       // The spec's config.yml, as a user would write it (the database URL comes from .env.production).
       writeFileSync(join(appDir, 'config.yml'), [

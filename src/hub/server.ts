@@ -272,6 +272,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const closeSessionSockets = (session: string) => {
     for (const ws of sockets) if (ws.data.session === session) ws.close(LIVE_CLOSE.loggedOut, 'logged out');
   };
+  /** A live log tail nobody listens to any more frees its state in the live feed. */
+  const releaseTopic = (topic: string) => {
+    if (topic.startsWith('logs/') && transport.numSubscribers(topic) === 0) live.unwatchLogs(topic.slice('logs/'.length));
+  };
   const refuse = (status: number, error: string): UpgradeVerdict<LiveUserData> => ({ accept: false, response: json(status, { error }, { ...SECURITY_HEADERS }) });
   const live = new LiveFeed(options.databaseUrl, pool, {
     publish: (topic, message) => transport.publish(topic, message),
@@ -315,7 +319,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
           ws.subscribe(msg.subscribe);
           topics.add(msg.subscribe);
         }
-        if (topicOk(msg.unsubscribe) && topics.delete(msg.unsubscribe)) ws.unsubscribe(msg.unsubscribe);
+        if (topicOk(msg.unsubscribe) && topics.delete(msg.unsubscribe)) { ws.unsubscribe(msg.unsubscribe); releaseTopic(msg.unsubscribe); }
         // A live tail is confirmed once its starting point is read: every line committed after
         // "subscribed" reaches the client.
         const confirm = () => ws.send(JSON.stringify({ type: 'subscribed', topics: [...topics] }));
@@ -323,6 +327,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
       close: (ws, code) => {
         if (!sockets.delete(ws)) return;
+        // The transport drops the socket's subscriptions after this handler; a tail it alone kept is freed once it is gone.
+        for (const topic of ws.data.topics) if (topic.startsWith('logs/')) setImmediate(() => releaseTopic(topic));
         const left = (perAddress.get(ws.data.client) ?? 1) - 1;
         if (left <= 0) perAddress.delete(ws.data.client); else perAddress.set(ws.data.client, left);
         stats.wsClients--;

@@ -2,11 +2,11 @@
 // ✗ and, when something is wrong, the fix. Exit code 1 when any check fails.
 //
 //   config → database URL → connection (as the agent's role) → schema version → privileges
-//          → log files (as the service user) → health URLs → state directory (spool)
+//          → log files (as the service user) → health URLs → app processes (which source) → state directory (spool)
 //
 // The checks are data (DoctorCheck[]), so tests assert on them and the command only prints them.
 
-import { existsSync, readdirSync, readFileSync, lstatSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDocument } from 'yaml';
@@ -14,6 +14,7 @@ import { ConfigError, ObservError } from '../errors.js';
 import { defaultConfigPath, DEFAULTS, loadAgentConfig, parseDotenv, type AgentConfig, type HealthCheckConfig } from '../supervisor/config.js';
 import { checkReadable, hiddenBySandbox, serviceIdentity, type ServiceIdentity } from './access.js';
 import { formatBytes } from './retention.js';
+import { AppReader } from '../workers/sampler/app-reader.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -98,7 +99,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     add(r.status, 'health URL', r.detail, r.fix);
   }));
 
-  // 8. State directory (the spool lives in it).
+  // 8. The app's own processes: which source the sampler will use.
+  checkAppProcesses(config, identity, add);
+
+  // 9. State directory (the spool lives in it).
   checkStateDir(config, add);
   return checks;
 }
@@ -212,6 +216,32 @@ async function probeOnce(hc: HealthCheckConfig, timeoutMs: number): Promise<{ st
     const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { status: 'fail', detail: `${hc.url}: ${reason}`, fix: 'is the app running and listening there? check the url in config.yml' };
   }
+}
+
+function checkAppProcesses(config: AgentConfig, identity: ServiceIdentity, add: (s: CheckStatus, n: string, d: string, f?: string) => void): void {
+  if (!existsSync('/proc/self/stat')) { add('warn', 'app processes', 'no /proc on this platform: the app\'s own processes are not measured'); return; }
+  const reader = new AppReader({ app: config.app, service: config.service, releaseDir: config.releaseDir });
+  const r = reader.read();
+  const n = plural(r.pids.length, 'process');
+  const setServiceFix = `set monitoring.service: UNIT in ${config.configFile} (the systemd unit the app runs as)`;
+  if (r.source.kind === 'unit') {
+    if (r.pids.length) add('ok', 'app processes', `systemd unit ${r.source.unit}: ${n} (${r.source.via})`);
+    else add('warn', 'app processes', `monitoring.service is ${r.source.unit}, but it has no processes (${r.source.via}): the app is reported as not running`,
+      `systemctl status ${r.source.unit}; or correct monitoring.service in ${config.configFile}`);
+    return;
+  }
+  const where = `no unit ${reader.unit}; looked for processes working under ${r.source.dir}`;
+  if (!r.pids.length) {
+    add('warn', 'app processes', `${where}: none found, so the app is reported as not running`, `${setServiceFix}, or start the app from ${r.source.dir}`);
+    return;
+  }
+  // The agent runs as its own (dynamic) user: another user's working directory is unreadable to it,
+  // and ProtectProc=invisible hides those processes altogether. Only a unit's cgroup is visible then.
+  const owners = new Set(r.pids.flatMap((pid) => { try { return [statSync(`/proc/${pid}`).uid]; } catch { return []; } }));
+  const visible = identity.uid !== null && [...owners].every((uid) => uid === identity.uid);
+  if (visible) add('ok', 'app processes', `${where}: found ${n} (pid ${r.pids.slice(0, 5).join(', ')}${r.pids.length > 5 ? ', …' : ''})`);
+  else add('warn', 'app processes', `${where}: found ${n}, but they belong to another user than the service (${identity.description}), ` +
+    'which cannot read their working directory (and ProtectProc=invisible hides them)', setServiceFix);
 }
 
 function checkStateDir(config: AgentConfig, add: (s: CheckStatus, n: string, d: string, f?: string) => void): void {

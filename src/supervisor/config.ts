@@ -56,6 +56,10 @@ export interface AgentConfig {
   dbTimeout: number;
   /** Path whose filesystem is reported as the spec's disk_percent / disk_gb. */
   diskPath: string;
+  /** monitoring.service: the systemd unit whose cgroup holds the app (null: `{app}.service` when it exists). */
+  service: string | null;
+  /** The app's release directory (`$OBSERV_DEPLOYMENTS_DIR/{app}/current`): processes working under it are the app's when no unit is found. */
+  releaseDir: string;
 }
 
 export const DEFAULTS = {
@@ -136,6 +140,7 @@ export function loadAgentConfig(options: LoadOptions): AgentConfig {
     vars,
     stateDir: options.stateDir ?? join(DEFAULTS.stateRoot, options.app),
     vpsName: options.vpsName ?? env.OBSERV_VPS_NAME ?? hostname(),
+    releaseDir: join(env.OBSERV_DEPLOYMENTS_DIR || DEFAULTS.deploymentsDir, options.app, 'current'),
     warn: options.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)),
   });
 }
@@ -146,6 +151,8 @@ interface ParseContext {
   vars: Record<string, string | undefined>;
   stateDir: string;
   vpsName: string;
+  /** Default: /opt/deployments/{app}/current. */
+  releaseDir?: string;
   warn: (message: string) => void;
 }
 
@@ -186,7 +193,7 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   };
 
   warnUnknown(m, ['enabled', 'postgres_url', 'collection_interval', 'health_checks', 'log_files', 'flush_interval',
-    'placement', 'max_line_bytes', 'spool_max_mb', 'db_timeout', 'disk_path'], base);
+    'placement', 'max_line_bytes', 'spool_max_mb', 'db_timeout', 'disk_path', 'service'], base);
 
   const enabled = bool('enabled', DEFAULTS.enabled);
 
@@ -218,6 +225,17 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   if (m.disk_path !== undefined && m.disk_path !== null) {
     if (typeof m.disk_path !== 'string' || !m.disk_path) fail([...base, 'disk_path'], 'must be a path');
     else diskPath = expand(m.disk_path, [...base, 'disk_path']);
+  }
+
+  // A systemd service unit name; `shop` means shop.service. Other unit types hold no processes of their own.
+  let service: string | null = null;
+  if (m.service !== undefined && m.service !== null) {
+    const raw = typeof m.service === 'string' ? expand(m.service, [...base, 'service']) : '';
+    const name = /\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/.test(raw) ? raw : `${raw}.service`;
+    if (typeof m.service !== 'string' || !raw) fail([...base, 'service'], `must be a systemd unit name such as ${ctx.app}.service (got ${JSON.stringify(m.service)})`);
+    else if (!name.endsWith('.service')) fail([...base, 'service'], `must be a .service unit (got ${JSON.stringify(raw)}): the processes of a socket or timer run in the service it starts`);
+    else if (!/^[A-Za-z0-9:_.\\@-]+\.service$/.test(name) || name.length > 255) fail([...base, 'service'], `is not a valid systemd unit name (got ${JSON.stringify(raw)}): letters, digits and : _ . \\ @ - only`);
+    else service = name;
   }
 
   const healthChecks: HealthCheckConfig[] = [];
@@ -309,6 +327,8 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
     spoolMaxBytes,
     dbTimeout,
     diskPath,
+    service,
+    releaseDir: ctx.releaseDir ?? join(DEFAULTS.deploymentsDir, ctx.app, 'current'),
   });
 }
 

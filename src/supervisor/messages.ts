@@ -32,6 +32,24 @@ export interface MetricSample {
   uptimeSeconds: number | null;
   /** Per-mount usage; pseudo and read-only image filesystems left out. */
   mounts: MountUsage[];
+  /** The app's own processes (absent without /proc, and from agents older than this field). */
+  app?: AppSample | null;
+}
+
+/** The app's own processes at one sample: its systemd unit's cgroup, or what runs from its release dir. */
+export interface AppSample {
+  /** Where they were found: `unit:NAME.service` (the unit's cgroup) or `cwd:DIR` (working directory under DIR). */
+  source: string;
+  processes: number;
+  /** Share of the whole machine, on the same scale as the host's cpuPercent. */
+  cpuPercent: number | null;
+  /** Resident memory summed over the processes (from the cgroup when their /proc entries are hidden). */
+  rssMb: number | null;
+  threads: number | null;
+  /** Open file descriptors; null when /proc/PID/fd is not readable (another user, no CAP_SYS_PTRACE). */
+  openFiles: number | null;
+  /** Times the app's main process was replaced since the previous sample. */
+  restarts: number;
 }
 
 export interface MountUsage {

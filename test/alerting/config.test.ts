@@ -72,7 +72,7 @@ maintenance:
     '/etc/observ/alerts.yml:4 channels[0].webhook_url refers to ${SLACK_URL}, which is not set in the environment',
     '/etc/observ/alerts.yml:4 channels[0].webhook_url is not a valid URL',
     '/etc/observ/alerts.yml:5 channels[1].to is required (one address or a list)',
-    '/etc/observ/alerts.yml:12 rules[0].condition names an unknown metric "cpu_percentt" (one of cpu_percent, memory_percent, memory_mb, disk_percent, disk_gb, load_avg_1m, load_avg_5m, load_avg_15m, cpu_user, cpu_system, cpu_iowait, cpu_steal, memory_available_mb, swap_percent, swap_used_mb, disk_free_gb, disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps)',
+    '/etc/observ/alerts.yml:12 rules[0].condition names an unknown metric "cpu_percentt" (one of cpu_percent, memory_percent, memory_mb, disk_percent, disk_gb, load_avg_1m, load_avg_5m, load_avg_15m, cpu_user, cpu_system, cpu_iowait, cpu_steal, memory_available_mb, swap_percent, swap_used_mb, disk_free_gb, disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps, app_cpu_percent, app_rss_mb, app_threads, app_open_files, app_processes)',
     '/etc/observ/alerts.yml:16 rules[1].channels[0] names no configured channel ("nope")',
     '/etc/observ/alerts.yml:15 rules[1].failures must be ≥ 1 (got 0)',
     '/etc/observ/alerts.yml:18 rules[2].type must be one of health_check, metric, agent_silent, log_error_rate, cert_expiry (got "latency")',

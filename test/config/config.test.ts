@@ -167,3 +167,25 @@ test('dotenv parsing handles export, quotes and comments', () => {
   assert.deepEqual(parseDotenv('# c\nexport A=1\nB="two words"\nC=\'x#y\'\nD=plain # trailing\n\nbad line\n'),
     { A: '1', B: 'two words', C: 'x#y', D: 'plain' });
 });
+
+test('monitoring.service names the app\'s systemd unit: .service added, {app} expanded; the release dir follows the deployments dir', () => {
+  const base = 'monitoring:\n  postgres_url: postgresql://u:p@h/db\n';
+  const load = (extra: string) => {
+    const { root } = deployment(base + extra);
+    return { root, c: loadAgentConfig({ app: 'my-app', env: { OBSERV_DEPLOYMENTS_DIR: root }, warn: () => {} }) };
+  };
+  const plain = load('');
+  assert.equal(plain.c.service, null, 'unset: {app}.service when such a unit exists, else the release dir');
+  assert.equal(plain.c.releaseDir, join(plain.root, 'my-app', 'current'));
+  assert.equal(load('  service: shop-web\n').c.service, 'shop-web.service');
+  assert.equal(load('  service: "{app}@1.service"\n').c.service, 'my-app@1.service');
+  assert.equal(load('  service: gunicorn.shop\n').c.service, 'gunicorn.shop.service', 'a dot in the name is not a unit type');
+});
+
+test('a monitoring.service that is not a service unit name names file, line and field', () => {
+  const base = 'monitoring:\n  postgres_url: postgresql://u:p@h/db\n';
+  assert.match(issuesOf(base + '  service: shop.socket\n'), /config\.yml:3 monitoring\.service must be a \.service unit \(got "shop\.socket"\)/);
+  assert.match(issuesOf(base + '  service: ../../etc/x\n'), /config\.yml:3 monitoring\.service is not a valid systemd unit name/);
+  assert.match(issuesOf(base + '  service: 42\n'), /config\.yml:3 monitoring\.service must be a systemd unit name such as my-app\.service \(got 42\)/);
+  assert.match(issuesOf(base + '  service: ""\n'), /config\.yml:3 monitoring\.service must be a systemd unit name/);
+});

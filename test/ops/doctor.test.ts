@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,9 @@ import { testDatabase } from '../helpers/pg.js';
 import { runDoctor, formatChecks, type DoctorCheck } from '../../src/ops/doctor.js';
 import { freePort } from '../../src/db/embedded.js';
 import { runCli } from './run-cli.js';
+import { cgroupFor, nodeChild } from '../helpers/cgroup.js';
+import { cgroupMounts } from '../../src/workers/sampler/app-procfs.js';
+import { parseMounts } from '../../src/workers/sampler/procfs.js';
 
 interface Setup {
   root: string;
@@ -175,4 +178,42 @@ test('observ doctor prints each check and exits non-zero when one fails', async 
   assert.match(out.stdout, /✗ log file: .*does not exist/);
   assert.match(out.stdout, /fix: /);
   assert.match(out.stdout, /1 problem found/);
+});
+
+test('the app\'s processes: doctor says which source the agent will measure and whether the service can see it', async (t) => {
+  const s = await goodSetup(t, null);
+  const env = { ...cleanEnv(), OBSERV_DEPLOYMENTS_DIR: s.root };
+  const current = join(s.appDir, 'current');
+  const me = { uid: process.getuid!(), gids: [], groups: [], description: 'this user' };
+  let c = find(await runDoctor({ app: 'shop', configFile: s.configFile, stateDir: s.stateDir, env, identity: me }), 'app processes')[0]!;
+  assert.equal(c.status, 'warn');
+  assert.match(c.detail, new RegExp(`no unit shop\\.service; looked for processes working under ${current}: none found`));
+  assert.match(c.fix!, /monitoring\.service/);
+
+  const app = await nodeChild(t, 'setInterval(() => {}, 1000)', current);
+  c = find(await runDoctor({ app: 'shop', configFile: s.configFile, stateDir: s.stateDir, env, identity: me }), 'app processes')[0]!;
+  assert.equal(c.status, 'ok', c.detail);
+  assert.match(c.detail, new RegExp(`working under ${current}: found 1 process \\(pid ${app.pid}\\)`));
+  // As the shipped unit runs it (a dynamic user), another user's working directory is out of sight.
+  c = find(await runDoctor({ app: 'shop', configFile: s.configFile, stateDir: s.stateDir, env }), 'app processes')[0]!;
+  assert.equal(c.status, 'warn');
+  assert.match(c.detail, /belong to another user than the service/);
+
+  writeFileSync(s.configFile, readFileSync(s.configFile, 'utf8').replace('  enabled: true\n', '  enabled: true\n  service: shop-web\n'));
+  c = find(await runDoctor({ app: 'shop', configFile: s.configFile, stateDir: s.stateDir, env }), 'app processes')[0]!;
+  assert.equal(c.status, 'warn');
+  assert.match(c.detail, /monitoring\.service is shop-web\.service, but it has no processes/);
+  assert.match(c.fix!, /systemctl status shop-web\.service/);
+});
+
+const mounts = cgroupMounts(parseMounts(readFileSync('/proc/mounts', 'latin1')));
+test('a unit with a cgroup is reported with its processes and the cgroup files read', { skip: (process.getuid?.() !== 0 || !(mounts.unified || mounts.systemd)) && 'needs root and cgroups' }, async (t) => {
+  const s = await goodSetup(t, null);
+  const unit = `observ-doctor-${process.pid}.service`;
+  writeFileSync(s.configFile, readFileSync(s.configFile, 'utf8').replace('  enabled: true\n', `  enabled: true\n  service: ${unit}\n`));
+  const app = await nodeChild(t, 'setInterval(() => {}, 1000)', tmpdir());
+  cgroupFor(t, [mounts.unified ?? mounts.systemd!], `system.slice/${unit}`, app.pid!);
+  const c = find(await runDoctor({ app: 'shop', configFile: s.configFile, stateDir: s.stateDir, env: cleanEnv() }), 'app processes')[0]!;
+  assert.equal(c.status, 'ok');
+  assert.match(c.detail, new RegExp(`systemd unit ${unit.replace(/\./g, '\\.')}: 1 process \\(cgroup v[12] /sys/fs/cgroup/\\S+/system\\.slice/${unit.replace(/\./g, '\\.')}`));
 });

@@ -20,6 +20,8 @@ export function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     spoolMaxBytes: 1024 * 1024,
     dbTimeout: 30,
     diskPath: '/',
+    service: null,
+    releaseDir: '/nonexistent/current',
     ...overrides,
   };
 }

@@ -65,10 +65,17 @@ test('observ start serves the demo fleet with metrics, health and logs, and stop
   const fleet = await eventually(async () => {
     const body = (await (await fetch(`${url}/api/fleet`)).json()) as { fleet: Record<string, unknown>[] };
     const ready = body.fleet.filter((r) => r.cpuPercent !== null && r.memoryPercent !== null && r.diskPercent !== null &&
-      r.loadAvg1m !== null && Array.isArray(r.checks) && (r.checks as unknown[]).length === 2);
+      r.loadAvg1m !== null && Array.isArray(r.checks) && (r.checks as unknown[]).length === 2 &&
+      (r.appMetrics as { processes?: number } | null)?.processes === 1);
     return ready.length === 2 ? body.fleet : null;
   }, 'both demo apps with metrics and two health checks in /api/fleet', 90_000, 500);
   assert.deepEqual(fleet.map((r) => r.app).sort(), ['demo-api', 'demo-shop']);
+  // Each demo app's own process, found through its working directory (no systemd unit here), apart from the host.
+  for (const r of fleet) {
+    const app = r.appMetrics as { source: string; rssMb: number; threads: number };
+    assert.equal(app.source, `cwd:${join(dataDir, 'deployments', r.app as string, 'current')}`);
+    assert.ok(app.rssMb > 10 && app.threads >= 1, JSON.stringify(app));
+  }
 
   const page = await fetch(url);
   assert.equal(page.status, 200);

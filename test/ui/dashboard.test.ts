@@ -42,6 +42,36 @@ test('the detail view draws metric and health charts for a vps/app', { skip }, a
   await screenshot(page, 'hub-detail.png');
 });
 
+test('two apps on one VPS: each card shows its own processes apart from the shared host, and the detail view charts them', { skip }, async (t) => {
+  const page = await newPage(t);
+  const { hub, db } = await hubFor(t, { uiDir: await dashboardDir() });
+  const host = { cpuPercent: 42, memoryPercent: 61, diskPercent: 55 };
+  const now = Date.now();
+  const series = (app: (i: number) => NonNullable<Parameters<typeof sample>[1]>['app']) =>
+    Array.from({ length: 30 }, (_, i) => sample(minutesAgo(29 - i, now), { ...host, app: app(i) }));
+  await store(db.client, 'vps-eu-1', 'shop', { metrics: series((i) => ({ source: 'unit:shop.service', processes: 3, cpuPercent: 3 + (i % 5),
+    rssMb: 120 + i, threads: 14, openFiles: 41, restarts: i === 10 ? 1 : 0 })) });
+  await store(db.client, 'vps-eu-1', 'billing', { metrics: series(() => ({ source: 'cwd:/opt/deployments/billing/current', processes: 1,
+    cpuPercent: 0.4, rssMb: 64, threads: 7, openFiles: null, restarts: 0 })) });
+  await page.goto(hub.url + '/');
+  const card = (app: string) => page.locator('[data-testid=fleet-card]').filter({ has: page.locator('a.app', { hasText: new RegExp(`^${app}$`) }) });
+  await card('shop').locator('[data-testid=app-metrics]').waitFor({ timeout: 10_000 });
+  assert.equal(await card('shop').locator('[data-testid=app-metrics]').textContent(), 'appCPU 7.0 % · RSS 149 MB · 14 threads · 41 open files · 1 restart');
+  assert.equal(await card('billing').locator('[data-testid=app-metrics]').textContent(), 'appCPU 0.4 % · RSS 64 MB · 7 threads · 0 restarts');
+  // The host line is the same on both cards, and labelled as the host's.
+  for (const app of ['shop', 'billing']) {
+    assert.equal(await card(app).locator('[data-scope=host]').textContent(), 'hostvps-eu-1');
+    assert.equal(await card(app).locator('[data-metric=cpu]').textContent(), '42.0%');
+  }
+  await screenshot(page, 'hub-fleet-app-vs-host.png');
+
+  await page.goto(`${hub.url}/#/vps/vps-eu-1/shop`);
+  await page.locator('[data-testid=app-charts] canvas').first().waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('[data-testid=app-charts] .chart').count(), 3, 'app CPU, RSS, threads and open files');
+  assert.match((await page.locator('[data-testid=app-heading]').textContent())!, /app systemd unit shop\.service · 1 restart in this range/);
+  await screenshot(page, 'hub-detail-app-vs-host.png');
+});
+
 test('a log search finds a line and shows its context as formatted JSON', { skip }, async (t) => {
   const page = await newPage(t);
   const { hub, db } = await hubFor(t, { uiDir: await dashboardDir() });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabase } from '../helpers/pg.js';
 import { encodeBatch, readCheckpoint, storeBatch, storeEncoded, type Batch } from '../../src/workers/writer/writer.js';
-import type { LogRecord } from '../../src/supervisor/messages.js';
+import type { LogRecord, MetricSample } from '../../src/supervisor/messages.js';
 
 const who = { vps: 'vps-1', app: 'store', collectionInterval: 60, startedAt: new Date().toISOString() };
 
@@ -63,4 +63,35 @@ test('each commit sends one NOTIFY on observ_batch with the counts', async (t) =
   const got = new Promise<string>((resolve) => listener.once('notification', (n) => resolve(n.payload ?? '')));
   await storeBatch(client, batch(3, [log('a'), log('b')]), who);
   assert.deepEqual(JSON.parse(await got), { vps: 'vps-1', app: 'store', seq: 3, metrics: 0, health: 0, logs: 2, events: 0 });
+});
+
+function metric(timestamp: string, app: MetricSample['app']): MetricSample {
+  return { timestamp, cpuPercent: 40, cpuUser: 30, cpuSystem: 10, cpuIowait: 0, cpuSteal: 0, memoryPercent: 50, memoryMb: 1000,
+    memoryAvailableMb: 1000, swapPercent: 0, swapUsedMb: 0, diskPercent: 30, diskGb: 10, diskFreeGb: 20, diskReadBps: 0, diskWriteBps: 0,
+    netRxBps: 0, netTxBps: 0, loadAvg1m: 1, loadAvg5m: 1, loadAvg15m: 1, uptimeSeconds: 100, mounts: [], ...(app === undefined ? {} : { app }) };
+}
+
+test('the app\'s processes land in their own columns beside the host\'s; a sample without them leaves them null', async (t) => {
+  const { client } = await testDatabase(t);
+  const b: Batch = { ...batch(1, []), metrics: [
+    metric('2026-01-02T03:04:00.000Z', { source: 'unit:shop.service', processes: 3, cpuPercent: 2.5, rssMb: 120.4, threads: 14, openFiles: 37, restarts: 1 }),
+    metric('2026-01-02T03:05:00.000Z', undefined),
+  ] };
+  assert.equal(await storeBatch(client, b, who), 'committed');
+  const r = await client.query('SELECT cpu_percent, app_source, app_processes, app_cpu_percent, app_rss_mb, app_threads, app_open_files, app_restarts FROM vps_metrics ORDER BY timestamp');
+  assert.deepEqual(r.rows, [
+    { cpu_percent: 40, app_source: 'unit:shop.service', app_processes: 3, app_cpu_percent: 2.5, app_rss_mb: 120.4, app_threads: 14, app_open_files: 37, app_restarts: 1 },
+    { cpu_percent: 40, app_source: null, app_processes: null, app_cpu_percent: null, app_rss_mb: null, app_threads: null, app_open_files: null, app_restarts: null },
+  ]);
+});
+
+test('a spooled batch of an agent from before the app columns replays into the columns it was written for', async (t) => {
+  const { client } = await testDatabase(t);
+  const sections = encodeBatch({ ...batch(1, []), metrics: [metric('2026-01-02T03:04:00.000Z', null)] }, who.vps, who.app);
+  // The previous layout: the same row without the 7 app fields at its end.
+  const legacy = sections.metrics.split('\n').filter(Boolean).map((line) => line.split('\t').slice(0, -7).join('\t') + '\n').join('');
+  assert.equal(legacy.split('\t').length, 25);
+  assert.equal((await storeEncoded(client, 1, [], { ...sections, metrics: legacy }, who)).outcome, 'committed');
+  const r = await client.query('SELECT cpu_percent, uptime_seconds, app_source FROM vps_metrics');
+  assert.deepEqual(r.rows, [{ cpu_percent: 40, uptime_seconds: 100, app_source: null }]);
 });

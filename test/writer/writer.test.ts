@@ -70,3 +70,25 @@ test('work submitted after close is rejected with a typed error, and close is id
   await a;
   assert.throws(() => w.addEvent({ timestamp: new Date().toISOString(), kind: 'x', detail: {} }), { code: 'OBS_ERR_CLOSED' });
 });
+
+test('an agent upgraded before the database (no app columns yet) stores the host figures, drops the app\'s, and says so', async (t) => {
+  const { url, client } = await testDatabase(t);
+  await client.query(`ALTER TABLE vps_metrics DROP COLUMN app_source, DROP COLUMN app_processes, DROP COLUMN app_cpu_percent,
+    DROP COLUMN app_rss_mb, DROP COLUMN app_threads, DROP COLUMN app_open_files, DROP COLUMN app_restarts CASCADE`);
+  const dir = mkdtempSync(join(tmpdir(), 'observ-writer-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const logs: string[] = [];
+  const w = new Writer(options(dir, url, { log: (_level, message) => logs.push(message) }));
+  await w.start();
+  const sample = { timestamp: new Date().toISOString(), cpuPercent: 12.5, cpuUser: 1, cpuSystem: 1, cpuIowait: 0, cpuSteal: 0, memoryPercent: 1,
+    memoryMb: 1, memoryAvailableMb: 1, swapPercent: null, swapUsedMb: 0, diskPercent: 1, diskGb: 1, diskFreeGb: 1, diskReadBps: null,
+    diskWriteBps: null, netRxBps: null, netTxBps: null, loadAvg1m: 0, loadAvg5m: 0, loadAvg15m: 0, uptimeSeconds: 5, mounts: [],
+    app: { source: 'unit:shop.service', processes: 1, cpuPercent: 1, rssMb: 50, threads: 7, openFiles: 20, restarts: 0 } };
+  w.addMetric(sample);
+  await w.flush();
+  await eventually(async () => w.status().spoolBatches === 0, 'batch committed', 10_000);
+  await w.close(1000);
+  const r = await client.query<{ cpu_percent: number; uptime_seconds: number }>('SELECT cpu_percent, uptime_seconds FROM vps_metrics');
+  assert.deepEqual(r.rows, [{ cpu_percent: 12.5, uptime_seconds: 5 }]);
+  assert.ok(logs.some((m) => /no app_\* columns in vps_metrics \(migration 050\)/.test(m)), logs.join('\n'));
+});

@@ -149,7 +149,9 @@ export interface AlertConfig {
 
 export const METRICS = ['cpu_percent', 'memory_percent', 'memory_mb', 'disk_percent', 'disk_gb', 'load_avg_1m', 'load_avg_5m',
   'load_avg_15m', 'cpu_user', 'cpu_system', 'cpu_iowait', 'cpu_steal', 'memory_available_mb', 'swap_percent', 'swap_used_mb',
-  'disk_free_gb', 'disk_read_bps', 'disk_write_bps', 'net_rx_bps', 'net_tx_bps'] as const;
+  'disk_free_gb', 'disk_read_bps', 'disk_write_bps', 'net_rx_bps', 'net_tx_bps',
+  // The app's own processes (migration 050).
+  'app_cpu_percent', 'app_rss_mb', 'app_threads', 'app_open_files', 'app_processes'] as const;
 export type MetricName = typeof METRICS[number];
 
 export const ALERT_DEFAULTS = {

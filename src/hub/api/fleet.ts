@@ -22,12 +22,19 @@ SELECT c.vps_name, c.app_name, c.updated_at, c.collection_interval,
        (now() - c.updated_at) > make_interval(secs => 2 * coalesce(c.collection_interval, 60) + 15) AS stale,
        m.timestamp AS metrics_at, m.cpu_percent, m.memory_percent, m.memory_mb, m.disk_percent, m.disk_gb,
        m.load_avg_1m, m.load_avg_5m, m.load_avg_15m,
+       m.app_source, m.app_processes, m.app_cpu_percent, m.app_rss_mb, m.app_threads, m.app_open_files,
+       coalesce(rs.restarts, 0)::int AS app_restarts_24h,
        coalesce(h.checks, '[]'::jsonb) AS checks, coalesce(al.alerts, '[]'::jsonb) AS alerts
   FROM agent_checkpoints c
   LEFT JOIN LATERAL (
         SELECT * FROM vps_metrics v
          WHERE v.vps_name = c.vps_name AND v.app_name = c.app_name
          ORDER BY v.timestamp DESC LIMIT 1) m ON true
+  LEFT JOIN LATERAL (
+        -- Partial index vps_metrics_app_restarts: only rows with a restart are read.
+        SELECT sum(r.app_restarts) AS restarts FROM vps_metrics r
+         WHERE r.vps_name = c.vps_name AND r.app_name = c.app_name AND r.app_restarts > 0
+           AND r.timestamp > now() - interval '1 day') rs ON true
   LEFT JOIN LATERAL (
         SELECT jsonb_agg(jsonb_build_object('url', x.url, 'success', x.success, 'statusCode', x.status_code,
                  'responseTimeMs', x.response_time_ms, 'errorMessage', x.error_message, 'timestamp', x.timestamp) ORDER BY x.url) AS checks
@@ -50,6 +57,8 @@ interface FleetDbRow {
   metrics_at: Date | null; cpu_percent: number | null; memory_percent: number | null; memory_mb: number | null;
   disk_percent: number | null; disk_gb: number | null; load_avg_1m: number | null; load_avg_5m: number | null;
   load_avg_15m: number | null; checks: FleetCheck[]; alerts: (Omit<FleetAlert, 'since'> & { since: string | null })[];
+  app_source: string | null; app_processes: number | null; app_cpu_percent: number | null; app_rss_mb: number | null;
+  app_threads: number | null; app_open_files: number | null; app_restarts_24h: number;
 }
 
 function statusOf(row: FleetDbRow, fromAlerts: boolean): FleetStatus {
@@ -84,6 +93,10 @@ export async function queryFleet(pool: PgPool, filter: { vps?: string; app?: str
       loadAvg1m: row.load_avg_1m,
       loadAvg5m: row.load_avg_5m,
       loadAvg15m: row.load_avg_15m,
+      appMetrics: row.app_source === null ? null : {
+        source: row.app_source, processes: row.app_processes, cpuPercent: row.app_cpu_percent, rssMb: row.app_rss_mb,
+        threads: row.app_threads, openFiles: row.app_open_files, restarts24h: row.app_restarts_24h,
+      },
       checks: row.checks,
     };
   });

@@ -19,6 +19,11 @@ export const METRIC_SERIES = [
   { key: 'netTxBps', raw: 'net_tx_bps', avg: 'net_tx_avg', max: 'net_tx_max' },
   { key: 'diskReadBps', raw: 'disk_read_bps', avg: 'disk_read_avg', max: 'disk_read_max' },
   { key: 'diskWriteBps', raw: 'disk_write_bps', avg: 'disk_write_avg', max: 'disk_write_max' },
+  // The app's own processes (migration 050), apart from the host series above.
+  { key: 'appCpu', raw: 'app_cpu_percent', avg: 'app_cpu_avg', max: 'app_cpu_max' },
+  { key: 'appRssMb', raw: 'app_rss_mb', avg: 'app_rss_avg', max: 'app_rss_max' },
+  { key: 'appThreads', raw: 'app_threads', avg: 'app_threads_avg', max: 'app_threads_max' },
+  { key: 'appOpenFiles', raw: 'app_open_files', avg: 'app_open_files_avg', max: 'app_open_files_max' },
 ] as const satisfies readonly { key: MetricKey; raw: string; avg: string; max: string }[];
 
 export type MetricsQuery = SeriesQuery;
@@ -48,7 +53,8 @@ export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<Metri
   if (header.source === 'raw') {
     present = [...METRIC_SERIES];
     sql = `SELECT extract(epoch FROM date_bin(make_interval(secs => $5), timestamp, timestamptz 'epoch'))::bigint AS t, count(*)::int AS samples,
-                  ${present.map((s, i) => `avg(${s.raw})::float8 AS a${i}, max(${s.raw})::float8 AS m${i}`).join(', ')}
+                  ${present.map((s, i) => `avg(${s.raw})::float8 AS a${i}, max(${s.raw})::float8 AS m${i}`).join(', ')},
+                  coalesce(sum(app_restarts), 0)::int AS restarts, (array_agg(app_source ORDER BY timestamp DESC) FILTER (WHERE app_source IS NOT NULL))[1] AS app_source
              FROM vps_metrics
             WHERE vps_name = $1 AND app_name = $2 AND timestamp >= $3 AND timestamp < $4
             GROUP BY 1 ORDER BY 1`;
@@ -57,11 +63,13 @@ export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<Metri
     present = METRIC_SERIES.filter((s) => columns.has(s.avg) && columns.has(s.max));
     sql = `SELECT extract(epoch FROM date_bin(make_interval(secs => $5), bucket, timestamptz 'epoch'))::bigint AS t, sum(samples)::int AS samples,
                   ${present.map((s, i) => `(sum(${s.avg} * samples) / nullif(sum(samples) FILTER (WHERE ${s.avg} IS NOT NULL), 0))::float8 AS a${i}, max(${s.max})::float8 AS m${i}`).join(', ')}
+                  ${columns.has('app_restarts') ? ', coalesce(sum(app_restarts), 0)::int AS restarts' : ''}
              FROM vps_metrics_hourly
             WHERE vps_name = $1 AND app_name = $2 AND bucket >= $3 AND bucket < $4
             GROUP BY 1 ORDER BY 1`;
   }
-  const r = await pool.query<Record<string, number | null> & { t: string; samples: number }>(sql, [q.vps, q.app, q.from, q.to, step]);
+  const r = await pool.query<Record<string, number | null> & { t: string; samples: number; restarts?: number; app_source?: string | null }>(
+    sql, [q.vps, q.app, q.from, q.to, step]);
   const series: MetricsResult['series'] = {};
   present.forEach((s, i) => {
     series[s.key] = { avg: r.rows.map((row) => round3(row[`a${i}`])), max: r.rows.map((row) => round3(row[`m${i}`])) };
@@ -71,5 +79,7 @@ export async function queryMetrics(pool: PgPool, q: MetricsQuery): Promise<Metri
     t: r.rows.map((row) => Number(row.t)),
     samples: r.rows.map((row) => row.samples),
     series,
+    ...(r.rows.length && r.rows[0]!.restarts !== undefined ? { appRestarts: r.rows.map((row) => row.restarts ?? 0) } : {}),
+    ...(header.source === 'raw' ? { appSource: [...r.rows].reverse().find((row) => row.app_source)?.app_source ?? null } : {}),
   };
 }

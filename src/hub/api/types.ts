@@ -14,6 +14,20 @@ export interface FleetCheck {
   timestamp: string;
 }
 
+/** The app's own processes in the latest sample (null from agents that do not measure them). */
+export interface FleetApp {
+  /** `unit:NAME.service` or `cwd:DIR`. */
+  source: string;
+  processes: number | null;
+  /** Share of the whole machine, like the host's cpuPercent. */
+  cpuPercent: number | null;
+  rssMb: number | null;
+  threads: number | null;
+  openFiles: number | null;
+  /** Main-process replacements seen in the last 24 hours. */
+  restarts24h: number;
+}
+
 export type FleetStatus = 'up' | 'pending' | 'down' | 'stale' | 'unknown';
 
 export interface FleetAlert {
@@ -44,6 +58,8 @@ export interface FleetRow {
   loadAvg1m: number | null;
   loadAvg5m: number | null;
   loadAvg15m: number | null;
+  /** The app's own processes, apart from the host figures above. */
+  appMetrics: FleetApp | null;
   checks: FleetCheck[];
 }
 
@@ -60,7 +76,7 @@ export interface SeriesHeader {
 }
 
 export type MetricKey = 'cpu' | 'cpuIowait' | 'memory' | 'swap' | 'disk' | 'load1' | 'load5' | 'load15' | 'netRxBps' | 'netTxBps' |
-  'diskReadBps' | 'diskWriteBps';
+  'diskReadBps' | 'diskWriteBps' | 'appCpu' | 'appRssMb' | 'appThreads' | 'appOpenFiles';
 
 export type Series = { avg: (number | null)[]; max: (number | null)[] };
 
@@ -69,6 +85,10 @@ export interface MetricsResult extends SeriesHeader {
   t: number[];
   samples: number[];
   series: Partial<Record<MetricKey, Series>>;
+  /** Restarts of the app's main process per bucket (a sum, not an average); absent when the source has no such column. */
+  appRestarts?: number[];
+  /** Where the app's processes were found in the newest sample of the range (`unit:…`, `cwd:…`), null when not measured. */
+  appSource?: string | null;
 }
 
 export interface HealthSeries {

@@ -20,6 +20,8 @@ import {
   type CpuTimes, type FsUsage, type ProcReading,
 } from './procfs.js';
 import { startTicker, type Ticker } from './schedule.js';
+import { buildAppSample, countRestart, pageSizeFrom, type AppReading, type MainProcess } from './app-procfs.js';
+import { AppReader } from './app-reader.js';
 
 type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type SamplerLog = (level: LogLevel, message: string, context?: Record<string, unknown>) => void;
@@ -257,11 +259,16 @@ class Sampler implements Actor {
   private ticker: Ticker | null = null;
   private baselineTimer: NodeJS.Timeout | null = null;
   private prev: ProcReading | null = null;
+  /** The app's own processes (null without /proc). */
+  private app: { reader: AppReader; prev: AppReading | null; main: MainProcess | null; pageSize: number } | null = null;
   private inFlight: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private stopped = false;
 
+  private readonly config: CollectorsStart['config'];
+
   constructor(start: CollectorsStart, private readonly ctx: ActorContext, private readonly tuning: SamplerTuning) {
+    this.config = start.config;
     this.intervalMs = tuning.intervalMs ?? start.config.collectionInterval * 1000;
     this.diskPath = start.config.diskPath;
   }
@@ -274,7 +281,18 @@ class Sampler implements Actor {
     }
     this.reader = new HostReader({ ...this.tuning, log: (level, message, context) => this.log(level, message, context) });
     if (this.reader.mode === 'os') {
-      this.log('info', 'no /proc on this platform: CPU, memory, load and uptime come from the os module; I/O rates and mounts are not reported');
+      this.log('info', 'no /proc on this platform: CPU, memory, load and uptime come from the os module; I/O rates, mounts and the app\'s processes are not reported');
+    } else {
+      const { app, service, releaseDir } = this.config;
+      const procRoot = this.tuning.procRoot ?? '/proc';
+      let pageSize = 4096;
+      try { pageSize = pageSizeFrom(process.memoryUsage.rss(), readFileSync(`${procRoot}/self/statm`, 'latin1')); } catch { /* 4 KiB */ }
+      const reader = new AppReader({ app, service, releaseDir, procRoot,
+        log: (level, message, context) => this.log(level, message, context) });
+      this.app = { reader, prev: null, main: null, pageSize };
+      const { source } = reader.resolve();
+      this.log('info', source.kind === 'unit' ? `app processes: systemd unit ${source.unit} (${source.via})`
+        : `app processes: no unit ${reader.unit}; the processes whose working directory is under ${source.dir}`);
     }
     this.ctx.signal.addEventListener('abort', () => void this.stop(), { once: true });
     this.ticker = startTicker({
@@ -314,6 +332,7 @@ class Sampler implements Actor {
     this.baselineTimer = null;
     if (this.stopped || this.prev) return;
     this.prev = this.reader!.read();
+    if (this.app) this.app.prev = this.app.reader.read();
   }
 
   private onTick(tickMs: number): void {
@@ -334,8 +353,21 @@ class Sampler implements Actor {
     const cur = reader.read();
     const { disk, mounts } = await reader.usage(this.diskPath);
     const sample = buildSample({ timestampMs: tickMs, prev: this.prev, cur, disk, mounts, minRateWindowMs: this.tuning.minRateWindowMs });
+    if (this.app) sample.app = this.sampleApp(this.prev, cur);
     this.prev = cur;
     this.send({ type: 'METRIC', sample });
+  }
+
+  private sampleApp(hostPrev: ProcReading | null, hostCur: ProcReading) {
+    const app = this.app!;
+    const cur = app.reader.read();
+    const { restarts, last } = countRestart(app.main, cur);
+    app.main = last;
+    // The same minimum window as the host's rates: a CPU share over a few milliseconds is noise.
+    const windowOk = app.prev !== null && cur.atMs - app.prev.atMs >= (this.tuning.minRateWindowMs ?? 500);
+    const sample = buildAppSample({ prev: windowOk ? app.prev : null, cur, hostPrev: hostPrev?.cpu ?? null, hostCur: hostCur.cpu, pageSize: app.pageSize, restarts });
+    app.prev = cur;
+    return sample;
   }
 
   private send(message: CollectorMessage): void {

@@ -120,9 +120,12 @@ export interface WriterStats {
   spoolCorruptBytes: number;
 }
 
-const METRIC_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'cpu_percent', 'memory_percent', 'memory_mb', 'disk_percent', 'disk_gb',
+/** vps_metrics as agents before the app columns wrote it: spool records of that version still replay. */
+const METRIC_COLUMNS_V1 = ['timestamp', 'vps_name', 'app_name', 'cpu_percent', 'memory_percent', 'memory_mb', 'disk_percent', 'disk_gb',
   'load_avg_1m', 'load_avg_5m', 'load_avg_15m', 'cpu_user', 'cpu_system', 'cpu_iowait', 'cpu_steal', 'memory_available_mb',
   'swap_percent', 'swap_used_mb', 'disk_free_gb', 'disk_read_bps', 'disk_write_bps', 'net_rx_bps', 'net_tx_bps', 'uptime_seconds', 'mounts'];
+const METRIC_COLUMNS = [...METRIC_COLUMNS_V1, 'app_source', 'app_processes', 'app_cpu_percent', 'app_rss_mb', 'app_threads',
+  'app_open_files', 'app_restarts'];
 const HEALTH_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'url', 'status_code', 'response_time_ms', 'success', 'error_message', 'cert_days_left'];
 const LOG_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'level', 'message', 'context', 'logger', 'exception', 'source_file', 'flags', 'raw'];
 const EVENT_COLUMNS = ['timestamp', 'vps_name', 'app_name', 'kind', 'detail'];
@@ -149,7 +152,9 @@ export function encodeMetricRows(samples: readonly MetricSample[], vps: string, 
       real(m.cpuIowait), real(m.cpuSteal), real(m.memoryAvailableMb), real(m.swapPercent), real(m.swapUsedMb), real(m.diskFreeGb),
       double(m.diskReadBps), double(m.diskWriteBps), double(m.netRxBps), double(m.netTxBps), double(m.uptimeSeconds),
       // A JSON array (jsonb), not a text[]: encodeCopyValue treats JS arrays as text[] literals.
-      m.mounts ? jsonForPg(m.mounts).text : null]);
+      m.mounts ? jsonForPg(m.mounts).text : null,
+      m.app?.source ?? null, int4(m.app?.processes), real(m.app?.cpuPercent), real(m.app?.rssMb), int4(m.app?.threads),
+      int4(m.app?.openFiles), int4(m.app?.restarts)]);
   }
   return metrics;
 }
@@ -235,6 +240,34 @@ async function copyIn(client: PgClient, table: string, columns: string[], payloa
   await pipeline(Readable.from(copyChunks(payload)), stream);
 }
 
+/**
+ * The vps_metrics columns of spooled COPY text, told by the field count of its first row (a TAB
+ * inside a value is always escaped): a spool written before an upgrade replays into the same columns.
+ */
+export function metricColumnsOf(payload: Section): string[] {
+  const end = indexOfNewline(payload, 0);
+  let tabs = 0;
+  for (let i = 0; i < (end === -1 ? payload.length : end); i++) {
+    if ((typeof payload === 'string' ? payload.charCodeAt(i) : payload[i]) === 9) tabs++;
+  }
+  return tabs + 1 === METRIC_COLUMNS_V1.length ? METRIC_COLUMNS_V1 : METRIC_COLUMNS;
+}
+
+/** The rows cut to the columns of a schema from before migration 050 (the app's fields dropped). */
+export function withoutAppFields(payload: Section): Buffer {
+  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  const pieces: Buffer[] = [];
+  for (let start = 0; start < bytes.length;) {
+    const end = nextLine(bytes, start);
+    let cut = start;
+    for (let tabs = 0; cut < end && tabs < METRIC_COLUMNS_V1.length; cut++) if (bytes[cut] === 9 || bytes[cut] === 10) tabs++;
+    pieces.push(bytes.subarray(start, cut - 1), NEWLINE);
+    start = end;
+  }
+  return Buffer.concat(pieces);
+}
+const NEWLINE = Buffer.from('\n');
+
 /** Reads the committed checkpoint of an agent (seq 0 and no files when it never committed). */
 export async function readCheckpoint(client: PgClient, vps: string, app: string): Promise<CommittedState> {
   const r = await client.query<{ batch_seq: string; files: FileCheckpoint[] }>(
@@ -268,6 +301,11 @@ export function isCheckpointAhead(committedSeq: number, seqCeiling = 0): boolean
   return committedSeq > Math.max(seqCeiling, Date.now() * 1000);
 }
 
+/** 42703 undefined_column on one of the app columns: a schema from before migration 050. */
+function isMissingAppColumn(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '42703' && /"app_[a-z_]+"/.test((err as Error).message ?? '');
+}
+
 /** SQLSTATE classes that mean "this data", not "this connection": retrying the same rows cannot help. */
 export function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -281,7 +319,7 @@ export function isDataError(err: unknown): boolean {
  * Throws on any other error (nothing is committed then).
  */
 export async function storeEncoded(client: PgClient, seq: number, files: FileCheckpoint[], sections: SpoolSections | SpoolBytes,
-  who: StoreIdentity, options: { rowByRow?: boolean } = {}): Promise<StoreOutcome> {
+  who: StoreIdentity, options: { rowByRow?: boolean; withoutAppColumns?: boolean } = {}): Promise<StoreOutcome> {
   const rejected: Record<string, number> = {};
   let checkpointAhead: StoreOutcome['checkpointAhead'];
   await client.query('BEGIN');
@@ -300,8 +338,10 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
         [who.vps, who.app, JSON.stringify({ code: 'OBS_ERR_CHECKPOINT_AHEAD', committedSeq: committed, seq, seqCeiling: who.seqCeiling ?? null })]);
     }
     let firstError = '';
-    for (const { table, columns, section } of TABLES) {
-      const payload = sections[section];
+    for (const { table, columns: current, section } of TABLES) {
+      let payload = sections[section];
+      if (section === 'metrics' && options.withoutAppColumns && metricColumnsOf(payload) !== METRIC_COLUMNS_V1) payload = withoutAppFields(payload);
+      const columns = section === 'metrics' ? metricColumnsOf(payload) : current;
       if (!options.rowByRow) { await copyIn(client, table, columns, payload); continue; }
       let start = 0;
       while (start < payload.length) {
@@ -363,6 +403,8 @@ export class Writer {
   private spool: Spool | null = null;
   private client: PgClient | null = null;
   private prepared = false;
+  /** Set when vps_metrics lacks the app columns (an agent upgraded before the database); reset on every new connection. */
+  private schemaLacksAppColumns = false;
   private metrics: MetricSample[] = [];
   private probes: ProbeResult[] = [];
   /**
@@ -732,12 +774,20 @@ export class Writer {
       seqCeiling: this.seqCeiling() };
     const run = async (): Promise<StoreOutcome> => {
       await this.ensurePartitions(client);
+      const withoutAppColumns = this.schemaLacksAppColumns;
       try {
-        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who);
+        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { withoutAppColumns });
       } catch (err) {
+        if (isMissingAppColumn(err) && !withoutAppColumns) {
+          // The agent was upgraded before the database: the host's figures are stored, the app's are
+          // dropped until the migration runs (checked again on every new connection).
+          this.schemaLacksAppColumns = true;
+          this.log('warn', 'the database has no app_* columns in vps_metrics (migration 050): the app\'s own figures are dropped until `observ db migrate` runs', { error: (err as Error).message });
+          return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { withoutAppColumns: true });
+        }
         if (!isDataError(err)) throw err;
         this.log('warn', 'the database refused a batch; storing it row by row to isolate the bad rows', { seq: record.header.seq, error: (err as Error).message });
-        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { rowByRow: true });
+        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { rowByRow: true, withoutAppColumns });
       }
     };
     let timer: NodeJS.Timeout | undefined;
@@ -765,6 +815,7 @@ export class Writer {
 
   private async connection(): Promise<PgClient> {
     if (this.client) return this.client;
+    this.schemaLacksAppColumns = false;
     let client: PgClient;
     try {
       client = await connect(this.o.postgresUrl, {

@@ -15,6 +15,7 @@ import { formatTime, formatDuration } from '../time.js';
 import { onThemeChange } from '../theme.js';
 import { STATUS_TEXT } from './fleet.js';
 import type { AlertEvent, CheckUptime, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
+import { appHeader } from './app-block.js';
 
 const RANGES: [string, number][] = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['90d', 90 * 86400]];
 
@@ -51,7 +52,11 @@ export const detailView: View = (main, route) => {
   const health = el('section', { class: 'health', 'data-testid': 'health-history', 'aria-label': 'health checks' }, skeleton(3));
   const logsLink = el('a', { href: href(['logs'], new URLSearchParams({ app, vps })) }, 'Logs of this app →');
   const heading = el('h2', { class: 'detail-title' }, text(app), el('span', { class: 'muted' }, ' on '), text(vps), ' ', badge);
-  main.replaceChildren(el('p', { class: 'crumbs' }, el('a', { href: '#/' }, '← Fleet')), heading, picker, zoomNote, info, charts,
+  // The app's own processes first, then the host: two apps on one VPS share the host charts, not these.
+  const appHead = el('div');
+  const appCharts = el('section', { class: 'charts', 'data-testid': 'app-charts', 'aria-label': 'app charts' });
+  const hostHead = el('h3', { class: 'scope-heading' }, el('span', { class: 'scope' }, 'host'), text(` ${vps}`));
+  main.replaceChildren(el('p', { class: 'crumbs' }, el('a', { href: '#/' }, '← Fleet')), heading, picker, zoomNote, info, appHead, appCharts, hostHead, charts,
     el('h2', {}, 'Health checks'), health, logsLink);
   let plots: uPlot[] = [];
   let interval: number | null = null;
@@ -124,6 +129,19 @@ export const detailView: View = (main, route) => {
         { title: 'Network', unit: bytesPerSecond, lines: [{ label: 'rx', values: c[8]!, color: '--chart-1' }, { label: 'tx', values: c[9]!, color: '--chart-3' }] },
         { title: 'Disk I/O', unit: bytesPerSecond, lines: [{ label: 'read', values: c[10]!, color: '--chart-1' }, { label: 'write', values: c[11]!, color: '--chart-3' }] },
       ];
+      const ga = onGrid(m.t, m.stepSeconds, group.from, group.to, [
+        avg(m.series.appCpu), max(m.series.appCpu), avg(m.series.appRssMb), max(m.series.appRssMb), max(m.series.appThreads), max(m.series.appOpenFiles)]);
+      const a = ga.columns;
+      const appAll: ChartSpec[] = [
+        { title: 'App CPU % (of the machine)', unit: (v) => fmt(v, 1, '%'), lines: pair(a[0]!, a[1]!) },
+        { title: 'App RSS', unit: (v) => fmt(v, 0, ' MB'), lines: pair(a[2]!, a[3]!) },
+        { title: 'App threads and open files', unit: (v) => fmt(v, 0), lines: [{ label: 'threads', values: a[4]!, color: '--chart-1' }, { label: 'open files', values: a[5]!, color: '--chart-3' }] },
+      ];
+      const appSpecs = appAll.filter((spec) => spec.lines.some((l) => l.values.some((v) => v !== null)));
+      appHead.replaceChildren(...(appSpecs.length ? [appHeader(m)] : []));
+      const appBoxes = appSpecs.map((spec) => el('div', { class: 'chart', 'data-chart': spec.title }));
+      appCharts.replaceChildren(...appBoxes);
+      appSpecs.forEach((spec, i) => plots.push(chart(appBoxes[i]!, group, ga.t, spec)));
       if (!m.t.length) {
         charts.replaceChildren(stateBox('empty', 'No samples in this range.', `The agent last reported ${formatTime(row.lastSeen)}. Choose a longer range above.`));
       } else {

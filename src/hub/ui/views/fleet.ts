@@ -7,6 +7,7 @@ import { getJson } from '../api.js';
 import { live } from '../live.js';
 import { formatAgo, formatDuration, now } from '../time.js';
 import type { FleetAlert, FleetRow } from '../types.js';
+import { appBlock, scoped } from './app-block.js';
 
 const keyOf = (r: { vps: string; app: string }) => `${r.vps}\u0000${r.app}`;
 
@@ -43,6 +44,8 @@ function card(r: FleetRow): HTMLElement {
     el('h2', {}, el('a', { class: 'app', href: href(['vps', r.vps, r.app]) }, text(r.app)),
       el('span', { class: 'badge', 'data-status': r.status, title: STATUS_HELP[r.status], 'data-testid': 'status-badge' }, STATUS_TEXT[r.status])),
     el('div', { class: 'vps' }, text(r.vps)),
+    appBlock(r.appMetrics),
+    scoped('host', text(r.vps)),
     el('div', { class: 'metrics' },
       'CPU', bar(r.cpuPercent), el('span', { 'data-metric': 'cpu' }, fmt(r.cpuPercent, 1, '%')),
       'Memory', bar(r.memoryPercent), el('span', { 'data-metric': 'memory' }, fmt(r.memoryPercent, 1, '%')),
