@@ -19,6 +19,9 @@ Usage:
         drop data past its retention (daily partitions), for cron users
   observ db rollup
         fold per-minute data into hourly aggregates
+  observ db embedded-clean [--dry-run]
+        remove the embedded PostgreSQL's binary copies (made when run as root from a folder other users
+        cannot reach) that no running server uses; database files are kept
   observ install APP [--dry-run]
         set up obs-agent@APP under systemd (checks the config first)
   observ doctor APP
@@ -175,7 +178,8 @@ async function dbCommand(rest: string[]): Promise<void> {
   const [sub] = rest;
   if (sub === 'retention') return (await import('./ops/retention.js')).retentionCommand(rest.slice(1));
   if (sub === 'rollup') return (await import('./ops/rollup.js')).rollupCommand(rest.slice(1));
-  if (sub !== 'migrate') throw new ObservError('OBS_ERR_USAGE', `usage: observ db migrate | retention | rollup`);
+  if (sub === 'embedded-clean') return embeddedCleanCommand(rest.slice(1));
+  if (sub !== 'migrate') throw new ObservError('OBS_ERR_USAGE', `usage: observ db migrate | retention | rollup | embedded-clean`);
   const url = requireDbUrl();
   const { connect } = await import('./db/pg.js');
   const { migrate, schemaVersion } = await import('./db/migrate.js');
@@ -189,6 +193,20 @@ async function dbCommand(rest: string[]): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+async function embeddedCleanCommand(rest: string[]): Promise<void> {
+  let dryRun: boolean;
+  try {
+    dryRun = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } }, strict: true }).values['dry-run'] === true;
+  } catch (err) {
+    throw new ObservError('OBS_ERR_USAGE', `${(err as Error).message} (usage: observ db embedded-clean [--dry-run])`);
+  }
+  const { cleanBinaryCopies, embeddedRoot } = await import('./db/embedded-binaries.js');
+  const { removed, inUse } = cleanBinaryCopies({ dryRun });
+  for (const { path, bytes } of removed) process.stdout.write(`${dryRun ? 'would remove' : 'removed'} ${path} (${(bytes / 1048576).toFixed(1)} MB)\n`);
+  for (const { path, pid } of inUse) process.stdout.write(`kept ${path}: in use (pid ${pid})\n`);
+  if (!removed.length && !inUse.length) process.stdout.write(`no PostgreSQL binary copies in ${embeddedRoot()}\n`);
 }
 
 async function hashPasswordCommand(): Promise<void> {

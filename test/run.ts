@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedPostgres } from '../src/db/embedded.js';
+import { ObservError } from '../src/errors.js';
 
 const distTest = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = resolve(distTest, '../..');
@@ -41,8 +42,18 @@ let dir: string | null = null;
 const env = { ...process.env };
 if (!env.OBSERV_TEST_PG_URL) {
   dir = mkdtempSync(join(tmpdir(), 'observ-test-pg-'));
-  pg = new EmbeddedPostgres({ dir, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' } });
-  await pg.start();
+  pg = new EmbeddedPostgres({
+    dir, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
+    log: (line) => process.stderr.write(`test runner: ${line}\n`),
+  });
+  try {
+    await pg.start();
+  } catch (err) {
+    // One clear line, not a stack trace; the folder is kept for the logs the message names.
+    const code = err instanceof ObservError ? err.code : 'OBS_ERR_EMBEDDED_PG';
+    process.stderr.write(`error: the test PostgreSQL did not start: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')} (${code})\n`);
+    process.exit(1);
+  }
   env.OBSERV_TEST_PG_URL = pg.urlFor('postgres');
 }
 
