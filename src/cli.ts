@@ -1,6 +1,7 @@
 // `observ` — one binary, subcommands. Each subcommand loads only what it uses (dynamic imports), so
 // `observ agent` never pays for the hub's or the embedded database's modules.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, ObservError } from './errors.js';
 
@@ -35,10 +36,28 @@ Environment:
   OBSERV_DEPLOYMENTS_DIR   root of app deployments (default /opt/deployments)
 `;
 
+/** The usage entries of one command (`observ agent --help`, `obs-agent --help`), and the environment. */
+export function commandUsage(command: string): string {
+  const body = USAGE.slice(USAGE.indexOf('Usage:\n') + 'Usage:\n'.length, USAGE.indexOf('\nEnvironment:'));
+  const entries = body.split(/\n(?=  observ )/).filter((e) => e.startsWith(`  observ ${command}`));
+  return `Usage:\n${entries.join('\n')}\n${USAGE.slice(USAGE.indexOf('\nEnvironment:'))}`;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
+    // `--help` after a command shows that command (db's subcommands answer it themselves).
+    if (command && command !== 'db' && USAGE.includes(`  observ ${command} `) && (rest.includes('--help') || rest.includes('-h'))) {
+      process.stdout.write(commandUsage(command));
+      return;
+    }
+    if ((command === 'agent' || command === 'hub') && rest.length === 1 && rest[0] === '--version') argv = ['version'];
+    switch (argv[0]) {
       case 'agent': return await agentCommand(rest);
       case 'hub': return await hubCommand(rest);
       case 'db': return await dbCommand(rest);
@@ -46,11 +65,9 @@ export async function main(argv: string[]): Promise<void> {
       case 'hash-password': return await hashPasswordCommand();
       case 'install': return await (await import('./ops/install.js')).installCommand(rest);
       case 'doctor': return await (await import('./ops/doctor.js')).doctorCommand(rest);
-      case 'version': case '--version': case '-v': {
-        const { AGENT_VERSION } = await import('./workers/writer/writer.js');
-        process.stdout.write(`observ ${AGENT_VERSION} (node ${process.version})\n`);
+      case 'version': case '--version': case '-v':
+        process.stdout.write(`observ ${packageVersion()} (node ${process.version})\n`);
         return;
-      }
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE);
         if (command === undefined) process.exitCode = 2;
