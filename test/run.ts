@@ -58,7 +58,10 @@ if (!env.OBSERV_TEST_PG_URL) {
 }
 
 const concurrency = process.env.OBSERV_TEST_CONCURRENCY ?? '2';
-const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env });
+// The same output on every Node line: TAP into a pipe or file (what CI reads; Node 23+ would default
+// to spec there), spec on a terminal.
+const reporter = process.stdout.isTTY ? 'spec' : 'tap';
+const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-reporter=${reporter}`, ...files], { stdio: 'inherit', env });
 const stop = async () => {
   await pg?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
