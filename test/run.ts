@@ -72,7 +72,8 @@ if (!env.OBSERV_HUB_TRANSPORT && hubFiles.length && uwsAvailable()) {
 
 const totals = { pass: 0, fail: 0, skipped: 0 };
 let current: ReturnType<typeof spawn> | null = null;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { current?.kill(sig); });
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { interrupted = true; current?.kill(sig); });
 
 /** One `node --test` run; its TAP goes through unchanged while the summary counts are added up. */
 function runOnce(run: (typeof runs)[number]): Promise<number> {
@@ -98,6 +99,7 @@ function runOnce(run: (typeof runs)[number]): Promise<number> {
 let status = 0;
 try {
   for (const run of runs) {
+    if (interrupted) { status ||= 1; break; } // stopped (Ctrl-C, CI's timeout): no further runs, PostgreSQL stops below
     if (runs.length > 1) process.stdout.write(`# observ: ${run.label} (${run.files.length} files)\n`);
     status = (await runOnce(run)) || status;
   }

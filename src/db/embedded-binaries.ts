@@ -37,6 +37,20 @@ export function embeddedRoot(): string {
   return resolve(process.env.OBSERV_EMBEDDED_DIR || DEFAULT_ROOT);
 }
 
+/**
+ * mkdir -p where every folder it creates is mode 0755 whatever the umask (a 077 umask would otherwise
+ * make /var/lib/observ itself unreachable for the server user).
+ */
+export function mkdirReachable(path: string): void {
+  const missing: string[] = [];
+  for (let dir = resolve(path); !existsSync(dir); dir = dirname(dir)) missing.unshift(dir);
+  for (const dir of missing) {
+    try { mkdirSync(dir, { mode: 0o755 }); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; }
+    chmodSync(dir, 0o755);
+  }
+  chmodSync(path, 0o755);
+}
+
 /** Whether `who` has all of `need` (4 read, 2 write, 1 search/execute) on a file with these stats. */
 function permits(st: Stats, who: RunAs, need: number): boolean {
   const shift = st.uid === who.uid ? 6 : st.gid === who.gid ? 3 : 0;
@@ -160,8 +174,7 @@ export function reachableBinaries(sourceRoot: string, version: string, who: RunA
   }
   const tmp = join(base, `.${name}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`);
   try {
-    mkdirSync(base, { recursive: true, mode: 0o755 });
-    chmodSync(base, 0o755);
+    mkdirReachable(base);
     if (existsSync(target)) rmSync(target, { recursive: true, force: true }); // incomplete or altered: copy again
     copyByManifest(sourceRoot, tmp, manifest);
     if (treeManifest(tmp) !== manifest) throw new Error(`the copy in ${tmp} does not match its source`);

@@ -21,7 +21,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { ObservError } from '../errors.js';
 import { connect } from './pg.js';
-import { embeddedRoot, firstUnusable, pidAlive, reachableBinaries, reachableBy, type RunAs } from './embedded-binaries.js';
+import { embeddedRoot, firstUnusable, mkdirReachable, pidAlive, reachableBinaries, reachableBy, type RunAs } from './embedded-binaries.js';
 
 export { reachableBy } from './embedded-binaries.js';
 
@@ -201,8 +201,7 @@ export class EmbeddedPostgres {
     if (owner && !reachableBy(this.dir, owner)) {
       this.runDir = join(embeddedRoot(), createHash('sha1').update(this.dir).digest('hex').slice(0, 12));
       this.pgdata = join(this.runDir, 'pgdata');
-      mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
-      chmodSync(this.runDir, 0o755);
+      mkdirReachable(this.runDir);
       writeFileSync(join(this.dir, 'pgdata-location'), this.pgdata + '\n');
       if (!reachableBy(this.runDir, owner)) {
         throw new ObservError('OBS_ERR_EMBEDDED_PG', `user ${owner.name} cannot reach ${this.dir} nor ${this.runDir}. ` +
