@@ -23,7 +23,6 @@ import { ObservError } from '../errors.js';
 import { connect } from './pg.js';
 import { embeddedRoot, firstUnusable, mkdirReachable, pidAlive, reachableBinaries, reachableBy, type RunAs } from './embedded-binaries.js';
 
-export { reachableBy } from './embedded-binaries.js';
 
 export interface EmbeddedOptions {
   /** Directory holding pgdata/, the password file and the server log. */
