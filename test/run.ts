@@ -88,7 +88,8 @@ function runOnce(run: (typeof runs)[number]): Promise<number> {
       const lines = text.split('\n');
       tail = lines.pop()!;
       for (const line of lines) {
-        const m = /^# (pass|fail|skipped) (\d+)$/.exec(line);
+        // TAP (`# pass 3`, Node 20 when piped) or spec (`ℹ pass 3`, Node 22+).
+        const m = /^(?:# |\u2139 )(pass|fail|skipped) (\d+)$/.exec(line);
         if (m) totals[m[1] as keyof typeof totals] += Number(m[2]);
       }
     });

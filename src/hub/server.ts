@@ -275,14 +275,18 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         if (typeof msg !== 'object' || msg === null) return;
         const topics = ws.data.topics;
         const topicOk = (t: unknown): t is string => typeof t === 'string' && TOPIC.test(t);
+        let ready: Promise<void> | null = null;
         if (topicOk(msg.subscribe) && !topics.has(msg.subscribe)) {
           if (topics.size >= MAX_TOPICS_PER_SOCKET) { ws.close(LIVE_CLOSE.tooManyTopics, `at most ${MAX_TOPICS_PER_SOCKET} topics per connection`); return; }
-          if (msg.subscribe.startsWith('logs/') && transport.numSubscribers(msg.subscribe) === 0) live.watchLogs(msg.subscribe.slice('logs/'.length));
+          if (msg.subscribe.startsWith('logs/') && transport.numSubscribers(msg.subscribe) === 0) ready = live.watchLogs(msg.subscribe.slice('logs/'.length));
           ws.subscribe(msg.subscribe);
           topics.add(msg.subscribe);
         }
         if (topicOk(msg.unsubscribe) && topics.delete(msg.unsubscribe)) ws.unsubscribe(msg.unsubscribe);
-        ws.send(JSON.stringify({ type: 'subscribed', topics: [...topics] }));
+        // A live tail is confirmed once its starting point is read: every line committed after
+        // "subscribed" reaches the client.
+        const confirm = () => ws.send(JSON.stringify({ type: 'subscribed', topics: [...topics] }));
+        if (ready) void ready.then(confirm); else confirm();
       },
       close: (ws, code) => {
         if (!sockets.delete(ws)) return;

@@ -45,7 +45,7 @@ function glibcVersion(): string | null {
 }
 
 /** Why one candidate did not load, in one line. */
-function cause(err: unknown, binary: string): string {
+export function cause(err: unknown, binary: string): string {
   const e = err as NodeJS.ErrnoException;
   const first = String(e?.message ?? err).split('\n')[0]!;
   if (e?.code === 'MODULE_NOT_FOUND') {
@@ -111,7 +111,9 @@ function writeResponse(res: UwsResponse, method: string, response: HubResponse):
   res.cork(() => {
     res.writeStatus(statusLine(response.status));
     for (const [k, v] of Object.entries(response.headers)) res.writeHeader(k, v);
-    if (method === 'HEAD') res.endWithoutBody(Buffer.byteLength(response.body));
+    // HEAD: the length is written by hand; 20.30's endWithoutBody(length) breaks the connection for
+    // the next request on it (seen here).
+    if (method === 'HEAD') res.writeHeader('content-length', String(Buffer.byteLength(response.body))).endWithoutBody();
     else res.end(response.body);
   });
 }
