@@ -1,6 +1,7 @@
 // `observ` — one binary, subcommands. Each subcommand loads only what it uses (dynamic imports), so
 // `observ agent` never pays for the hub's or the embedded database's modules.
 
+import { readFileSync } from 'node:fs';
 import { ObservError } from './errors.js';
 import { commandArgs, connectForCommand, exitWithParent, fail, onShutdown, parsePort, requireDbUrl } from './command.js';
 
@@ -19,6 +20,9 @@ Usage:
         drop data past its retention (daily partitions), for cron users
   observ db rollup
         fold per-minute data into hourly aggregates
+  observ db embedded-clean [--dry-run]
+        remove the embedded PostgreSQL's binary copies (made when run as root from a folder other users
+        cannot reach) that no running server uses; database files are kept
   observ install APP [--dry-run]
         set up obs-agent@APP under systemd (checks the config first)
   observ doctor APP
@@ -32,10 +36,28 @@ Environment:
   OBSERV_DEPLOYMENTS_DIR   root of app deployments (default /opt/deployments)
 `;
 
+/** The usage entries of one command (`observ agent --help`, `obs-agent --help`), and the environment. */
+export function commandUsage(command: string): string {
+  const body = USAGE.slice(USAGE.indexOf('Usage:\n') + 'Usage:\n'.length, USAGE.indexOf('\nEnvironment:'));
+  const entries = body.split(/\n(?=  observ )/).filter((e) => e.startsWith(`  observ ${command}`));
+  return `Usage:\n${entries.join('\n')}\n${USAGE.slice(USAGE.indexOf('\nEnvironment:'))}`;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
+    // `--help` after a command shows that command (db's subcommands answer it themselves).
+    if (command && command !== 'db' && USAGE.includes(`  observ ${command} `) && (rest.includes('--help') || rest.includes('-h'))) {
+      process.stdout.write(commandUsage(command));
+      return;
+    }
+    if ((command === 'agent' || command === 'hub') && rest.length === 1 && rest[0] === '--version') argv = ['version'];
+    switch (argv[0]) {
       case 'agent': return await agentCommand(rest);
       case 'hub': return await hubCommand(rest);
       case 'db': return await dbCommand(rest);
@@ -43,11 +65,9 @@ export async function main(argv: string[]): Promise<void> {
       case 'hash-password': return await hashPasswordCommand();
       case 'install': return await (await import('./ops/install.js')).installCommand(rest);
       case 'doctor': return await (await import('./ops/doctor.js')).doctorCommand(rest);
-      case 'version': case '--version': case '-v': {
-        const { AGENT_VERSION } = await import('./workers/writer/writer.js');
-        process.stdout.write(`observ ${AGENT_VERSION} (node ${process.version})\n`);
+      case 'version': case '--version': case '-v':
+        process.stdout.write(`observ ${packageVersion()} (node ${process.version})\n`);
         return;
-      }
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE);
         if (command === undefined) process.exitCode = 2;
@@ -110,7 +130,8 @@ async function dbCommand(rest: string[]): Promise<void> {
   const [sub] = rest;
   if (sub === 'retention') return (await import('./ops/retention.js')).retentionCommand(rest.slice(1));
   if (sub === 'rollup') return (await import('./ops/rollup.js')).rollupCommand(rest.slice(1));
-  if (sub !== 'migrate') throw new ObservError('OBS_ERR_USAGE', `usage: observ db migrate | retention | rollup`);
+  if (sub === 'embedded-clean') return embeddedCleanCommand(rest.slice(1));
+  if (sub !== 'migrate') throw new ObservError('OBS_ERR_USAGE', `usage: observ db migrate | retention | rollup | embedded-clean`);
   const url = requireDbUrl();
   const { migrate, schemaVersion } = await import('./db/migrate.js');
   const client = await connectForCommand(url, { applicationName: 'observ db' });
@@ -121,6 +142,15 @@ async function dbCommand(rest: string[]): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+async function embeddedCleanCommand(rest: string[]): Promise<void> {
+  const dryRun = commandArgs(rest, { 'dry-run': { type: 'boolean' } }, 'usage: observ db embedded-clean [--dry-run]').values['dry-run'] === true;
+  const { cleanBinaryCopies, embeddedRoot } = await import('./db/embedded-binaries.js');
+  const { removed, inUse } = cleanBinaryCopies({ dryRun });
+  for (const { path, bytes } of removed) process.stdout.write(`${dryRun ? 'would remove' : 'removed'} ${path} (${(bytes / 1048576).toFixed(1)} MB)\n`);
+  for (const { path, pid } of inUse) process.stdout.write(`kept ${path}: in use (pid ${pid})\n`);
+  if (!removed.length && !inUse.length) process.stdout.write(`no PostgreSQL binary copies in ${embeddedRoot()}\n`);
 }
 
 async function hashPasswordCommand(): Promise<void> {

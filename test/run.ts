@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedPostgres } from '../src/db/embedded.js';
+import { ObservError } from '../src/errors.js';
 
 const distTest = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = resolve(distTest, '../..');
@@ -41,8 +42,18 @@ let dir: string | null = null;
 const env = { ...process.env };
 if (!env.OBSERV_TEST_PG_URL) {
   dir = mkdtempSync(join(tmpdir(), 'observ-test-pg-'));
-  pg = new EmbeddedPostgres({ dir, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' } });
-  await pg.start();
+  pg = new EmbeddedPostgres({
+    dir, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
+    log: (line) => process.stderr.write(`test runner: ${line}\n`),
+  });
+  try {
+    await pg.start();
+  } catch (err) {
+    // One clear line, not a stack trace; the folder is kept for the logs the message names.
+    const code = err instanceof ObservError ? err.code : 'OBS_ERR_EMBEDDED_PG';
+    process.stderr.write(`error: the test PostgreSQL did not start: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')} (${code})\n`);
+    process.exit(1);
+  }
   env.OBSERV_TEST_PG_URL = pg.urlFor('postgres');
 }
 
@@ -61,12 +72,14 @@ if (!env.OBSERV_HUB_TRANSPORT && hubFiles.length && uwsAvailable()) {
 
 const totals = { pass: 0, fail: 0, skipped: 0 };
 let current: ReturnType<typeof spawn> | null = null;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { current?.kill(sig); });
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { interrupted = true; current?.kill(sig); });
 
 /** One `node --test` run; its TAP goes through unchanged while the summary counts are added up. */
 function runOnce(run: (typeof runs)[number]): Promise<number> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...run.files], { stdio: ['ignore', 'pipe', 'inherit'], env: run.env });
+    // TAP on every Node line (Node 23+ would default to spec into a pipe): the counts are read from it.
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=tap', ...run.files], { stdio: ['ignore', 'pipe', 'inherit'], env: run.env });
     current = child;
     let tail = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -87,6 +100,7 @@ function runOnce(run: (typeof runs)[number]): Promise<number> {
 let status = 0;
 try {
   for (const run of runs) {
+    if (interrupted) { status ||= 1; break; } // stopped (Ctrl-C, CI's timeout): no further runs, PostgreSQL stops below
     if (runs.length > 1) process.stdout.write(`# observ: ${run.label} (${run.files.length} files)\n`);
     status = (await runOnce(run)) || status;
   }

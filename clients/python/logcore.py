@@ -1,6 +1,6 @@
 """logcore: structured JSON logging for Python applications (standard library only, Python >= 3.8).
 
-The Python twin of the Node library ``observ/logcore``. Both write one JSON object per line::
+The Python twin of the Node library ``observ-fleet/logcore``. Both write one JSON object per line::
 
     {"timestamp":"2026-02-08T20:30:00.123Z","level":"INFO","logger":"my_app","message":"User action","context":{"user_id":123}}
 

