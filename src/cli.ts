@@ -2,7 +2,9 @@
 // `observ agent` never pays for the hub's or the embedded database's modules.
 
 import { parseArgs } from 'node:util';
-import { ConfigError, ObservError } from './errors.js';
+import { createRequire } from 'node:module';
+import { ObservError } from './errors.js';
+import { fail, onShutdown } from './supervisor/process.js';
 
 const USAGE = `observ — self-hosted fleet monitoring
 
@@ -36,7 +38,9 @@ export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'agent': return await agentCommand(rest);
+      // The bundled agent (dist/agent/obs-agent.cjs, scripts/build-agent.ts): the same code obs-agent
+      // runs, with its own error classes, so it reports its own errors.
+      case 'agent': return await loadAgentBundle().main(rest);
       case 'hub': return await hubCommand(rest);
       case 'db': return await dbCommand(rest);
       case 'start': return await (await import('./start.js')).startCommand(rest);
@@ -60,18 +64,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-export function fail(err: unknown): never {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`error: invalid configuration (${err.code})\n${err.message}\n`);
-    process.exit(2);
-  }
-  if (err instanceof ObservError) {
-    process.stderr.write(`error: ${err.message} (${err.code})\n`);
-    process.exit(err.code === 'OBS_ERR_USAGE' ? 2 : 1);
-  }
-  process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(1);
-}
+export { fail };
 
 function args(rest: string[], options: Record<string, { type: 'string' }>, positionals = true) {
   try {
@@ -88,63 +81,14 @@ export function requireDbUrl(): string {
   return url;
 }
 
-/** Runs `stop` once on SIGTERM/SIGINT; a second signal, or the deadline, forces exit. */
-export function onShutdown(stop: () => Promise<void>, deadlineMs: number, log: (m: string) => void): void {
-  let firstAt = 0;
-  const handler = (signal: NodeJS.Signals) => {
-    if (firstAt) {
-      // Ctrl-C reaches the whole process group and npm forwards it too, so one keypress can arrive
-      // as several signals: only a signal well after the first one means "stop waiting".
-      if (Date.now() - firstAt < 3000) return;
-      log(`second ${signal}: exiting now`);
-      process.exit(1);
-    }
-    firstAt = Date.now();
-    const force = setTimeout(() => { log(`shutdown deadline (${deadlineMs} ms) passed: exiting`); process.exit(1); }, deadlineMs + 2000);
-    force.unref();
-    stop().then(() => process.exit(0), (err: Error) => { log(`shutdown failed: ${err.message}`); process.exit(1); });
-  };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-}
+export { onShutdown, exitWithParent } from './supervisor/process.js';
 
-async function agentCommand(rest: string[]): Promise<void> {
-  const { values, positionals } = args(rest, {
-    config: { type: 'string' }, 'state-dir': { type: 'string' }, 'vps-name': { type: 'string' },
-  });
-  const app = positionals[0];
-  if (!app || positionals.length > 1) throw new ObservError('OBS_ERR_USAGE', `usage: observ agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]`);
-  const { loadAgentConfig } = await import('./supervisor/config.js');
-  const { createAgentLog } = await import('./supervisor/log.js');
-  const log = createAgentLog('obs-agent');
-  const config = loadAgentConfig({
-    app, configFile: values.config, stateDir: values['state-dir'], vpsName: values['vps-name'],
-    warn: (m) => log('warn', m),
-  });
-  if (!config.enabled) {
-    log('info', `monitoring is disabled for ${app} (monitoring.enabled is not true in ${config.configFile}); nothing to do`);
-    return;
-  }
-  const { Agent } = await import('./supervisor/agent.js');
-  const agent = new Agent({ config, log });
-  onShutdown(() => agent.stop(10_000), 10_000, (m) => log('warn', m));
-  if (process.env.OBSERV_EXIT_WITH_PARENT === '1') exitWithParent(() => agent.stop(10_000), (m) => log('warn', m));
-  await agent.start();
-}
-
-/**
- * For child processes of `observ start`: when the parent dies without stopping us (SIGKILL), we are
- * re-parented; stop gracefully instead of running on as an orphan.
- */
-export function exitWithParent(stop: () => Promise<void>, log: (m: string) => void): void {
-  const parent = process.ppid;
-  const timer = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(timer);
-    log('parent process is gone: stopping');
-    stop().then(() => process.exit(0), () => process.exit(1));
-  }, 1000);
-  timer.unref();
+type AgentBundle = typeof import('./supervisor/main.js');
+let agentBundle: AgentBundle | undefined;
+/** The bundled agent beside dist/src (built by `npm run build`); it loads no ES modules of its own. */
+export function loadAgentBundle(): AgentBundle {
+  agentBundle ??= createRequire(import.meta.url)('../agent/obs-agent.cjs') as AgentBundle;
+  return agentBundle;
 }
 
 async function hubCommand(rest: string[]): Promise<void> {

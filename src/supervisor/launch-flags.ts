@@ -1,5 +1,5 @@
 // Runtime flags for the agent process, measured in bench/agent-footprint (figures in docs/footprint.md).
-// The systemd unit passes them on the node command line and in Environment=; bin/obs-agent.js adds them
+// The systemd unit passes them on the node command line and in Environment=; bin/obs-agent.cjs adds them
 // itself where Node can replace its own process (process.execve, Node ≥ 22.15 / 23.11).
 // No --jitless: it disables WebAssembly, which undici (node's fetch) needs, and costs CPU.
 
