@@ -14,7 +14,7 @@ import { loadAgentConfig } from './config.js';
 import { createAgentLog } from './log.js';
 import { Agent } from './agent.js';
 
-export { AGENT_ENV, AGENT_NODE_FLAGS, hasAgentFlags } from './launch-flags.js';
+export { AGENT_ENV, AGENT_NODE_FLAGS, agentV8Flags, hasAgentFlags, missingFlags } from './launch-flags.js';
 
 const USAGE = 'usage: obs-agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]';
 
