@@ -2,8 +2,9 @@
 // `observ agent` never pays for the hub's or the embedded database's modules.
 
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { ObservError } from './errors.js';
-import { commandArgs, connectForCommand, exitWithParent, fail, onShutdown, parsePort, requireDbUrl } from './command.js';
+import { commandArgs, connectForCommand, fail, onShutdown, parsePort, requireDbUrl } from './command.js';
 
 const USAGE = `observ — self-hosted fleet monitoring
 
@@ -58,7 +59,9 @@ export async function main(argv: string[]): Promise<void> {
     }
     if ((command === 'agent' || command === 'hub') && rest.length === 1 && rest[0] === '--version') argv = ['version'];
     switch (argv[0]) {
-      case 'agent': return await agentCommand(rest);
+      // The bundled agent (dist/agent/obs-agent.cjs, scripts/build-agent.ts): the same code obs-agent
+      // runs, with its own error classes, so it reports its own errors.
+      case 'agent': return await loadAgentBundle().main(rest);
       case 'hub': return await hubCommand(rest);
       case 'db': return await dbCommand(rest);
       case 'start': return await (await import('./start.js')).startCommand(rest);
@@ -85,28 +88,15 @@ function args(rest: string[], options: Record<string, { type: 'string' }>, posit
   return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
 }
 
-async function agentCommand(rest: string[]): Promise<void> {
-  const { values, positionals } = args(rest, {
-    config: { type: 'string' }, 'state-dir': { type: 'string' }, 'vps-name': { type: 'string' },
-  });
-  const app = positionals[0];
-  if (!app || positionals.length > 1) throw new ObservError('OBS_ERR_USAGE', `usage: observ agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]`);
-  const { loadAgentConfig } = await import('./supervisor/config.js');
-  const { createAgentLog } = await import('./supervisor/log.js');
-  const log = createAgentLog('obs-agent');
-  const config = loadAgentConfig({
-    app, configFile: values.config, stateDir: values['state-dir'], vpsName: values['vps-name'],
-    warn: (m) => log('warn', m),
-  });
-  if (!config.enabled) {
-    log('info', `monitoring is disabled for ${app} (monitoring.enabled is not true in ${config.configFile}); nothing to do`);
-    return;
-  }
-  const { Agent } = await import('./supervisor/agent.js');
-  const agent = new Agent({ config, log });
-  onShutdown(() => agent.stop(10_000), 10_000, (m) => log('warn', m));
-  if (process.env.OBSERV_EXIT_WITH_PARENT === '1') exitWithParent(() => agent.stop(10_000), (m) => log('warn', m));
-  await agent.start();
+export { fail, onShutdown };
+export { exitWithParent } from './command.js';
+
+type AgentBundle = typeof import('./supervisor/main.js');
+let agentBundle: AgentBundle | undefined;
+/** The bundled agent beside dist/src (built by `npm run build`); it loads no ES modules of its own. */
+export function loadAgentBundle(): AgentBundle {
+  agentBundle ??= createRequire(import.meta.url)('../agent/obs-agent.cjs') as AgentBundle;
+  return agentBundle;
 }
 
 async function hubCommand(rest: string[]): Promise<void> {

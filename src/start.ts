@@ -17,7 +17,7 @@ import { commandArgs, onShutdown, parsePort } from './command.js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from './supervisor/launch-flags.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const AGENT_BIN = join(ROOT, 'bin', 'obs-agent.js');
+const AGENT_BIN = join(ROOT, 'bin', 'obs-agent.cjs');
 const DEMO_APP = join(ROOT, 'dist', 'examples', 'demo-app.js');
 
 const say = (m: string) => process.stdout.write(m + '\n');

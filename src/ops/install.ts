@@ -106,7 +106,7 @@ export function planInstall(options: InstallOptions): InstallPlan {
   if (!existsSync(inRoot(templateBinary))) {
     if (root === '/') {
       const found = which('obs-agent', env);
-      const command = found ? found : `${process.execPath} ${join(PACKAGE_ROOT, 'bin', 'obs-agent.js')}`;
+      const command = found ? found : `${process.execPath} ${join(PACKAGE_ROOT, 'bin', 'obs-agent.cjs')}`;
       overrides.push(`# obs-agent is not at ${templateBinary} on this machine.`, 'ExecStart=', `ExecStart=${command}${execStart[2]}`);
       if (underHome(command)) {
         steps.push({ kind: 'note', text: `warning: ${command} is under a home directory, which the unit hides (ProtectHome=yes): install the package globally (sudo npm install -g ./observ-fleet-<version>.tgz, see the README) so obs-agent lands in ${templateBinary}` });

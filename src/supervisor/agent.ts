@@ -77,6 +77,10 @@ interface Collectors {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Set by scripts/build-agent.ts in the bundled agent: its collectors thread runs from the bundle beside it. */
+declare const OBSERV_COLLECTORS_WORKER: string | undefined;
+const COLLECTORS_WORKER = typeof OBSERV_COLLECTORS_WORKER === 'string' ? OBSERV_COLLECTORS_WORKER : './collectors-worker.js';
+
 export class Agent {
   readonly config: AgentConfig;
   private readonly log: AgentLog;
@@ -202,7 +206,7 @@ export class Agent {
 
   private startIsolated(start: CollectorsStart, generation: number): Collectors {
     const workerData: CollectorsWorkerData = { start, heartbeatIntervalMs: this.o.heartbeatIntervalMs };
-    const worker = new this.workerThreads!.Worker(new URL('./collectors-worker.js', import.meta.url), {
+    const worker = new this.workerThreads!.Worker(new URL(COLLECTORS_WORKER, import.meta.url), {
       workerData,
       resourceLimits: this.o.workerResourceLimits,
       stderr: false,

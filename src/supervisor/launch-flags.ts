@@ -1,5 +1,5 @@
 // Runtime flags for the agent process, measured in bench/agent-footprint (figures in docs/footprint.md).
-// The systemd unit passes them on the node command line and in Environment=; bin/obs-agent.js adds them
+// The systemd unit passes them on the node command line and in Environment=; bin/obs-agent.cjs adds them
 // itself where Node can replace its own process (process.execve, Node ≥ 22.15 / 23.11).
 // No --jitless: it disables WebAssembly, which undici (node's fetch) needs, and costs CPU.
 
@@ -24,8 +24,27 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
 };
 
+/**
+ * V8 flags for the Node lines where they pay. NODE_OPTIONS refuses them (V8's own flags) and V8 ignores
+ * them once started (v8.setFlagsFromString does not stop TurboFan on Node 24), so bin/obs-agent.cjs
+ * re-executes itself with them on the command line (process.execve: same PID, no parent left behind).
+ */
+export function agentV8Flags(nodeMajor = Number(process.versions.node.split('.')[0])): string[] {
+  // Node ≥ 24 tiers up to Maglev before TurboFan. Capping the agent at Maglev leaves TurboFan's machine
+  // code in the node binary untouched: typical RSS max 67.7 → 62.8 MB, busy 75.7 → 67.9 MB, busy CPU
+  // 2.8 → 2.2 % (bench/agent-footprint --quick, 45 s per workload). Not on 22: Maglev is off there, so the
+  // cap means Sparkplug only (busy CPU 2.7 → 4.5 %); --lite-mode saves 7–10 MB everywhere but costs
+  // 2.4× the CPU when busy (6.5 %, over the spec's 5 %).
+  return nodeMajor >= 24 ? ['--max-opt=2'] : [];
+}
+
+/** The flags of `wanted` missing from this process's command line (and NODE_OPTIONS). */
+export function missingFlags(wanted: readonly string[], execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)];
+  return wanted.filter((flag) => !given.some((g) => g.split('=')[0] === flag.split('=')[0]));
+}
+
 /** True when this process already runs with the flags (from the unit, NODE_OPTIONS or a re-exec). */
 export function hasAgentFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)];
-  return AGENT_NODE_FLAGS.every((flag) => given.some((g) => g.split('=')[0] === flag.split('=')[0]));
+  return missingFlags(AGENT_NODE_FLAGS, execArgv, nodeOptions).length === 0;
 }

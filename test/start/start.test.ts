@@ -30,7 +30,7 @@ function childProcessesOf(dataDir: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes(dataDir) && (cmd.includes('demo-app.js') || cmd.includes('obs-agent.js'))) pids.push(Number(entry));
+      if (cmd.includes(dataDir) && (cmd.includes('demo-app.js') || cmd.includes('obs-agent.cjs'))) pids.push(Number(entry));
     } catch { /* gone */ }
   }
   return pids;

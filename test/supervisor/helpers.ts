@@ -9,7 +9,7 @@ import type { AgentOptions } from '../../src/supervisor/agent.js';
 import { FACTORIES_ENV } from '../../src/supervisor/host.js';
 
 export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/supervisor/${name}.js`, import.meta.url));
-export const agentBin = fileURLToPath(new URL('../../../bin/obs-agent.js', import.meta.url));
+export const agentBin = fileURLToPath(new URL('../../../bin/obs-agent.cjs', import.meta.url));
 
 export interface AgentFiles { app: string; configFile: string; stateDir: string; dir: string }
 

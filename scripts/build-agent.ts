@@ -1,0 +1,54 @@
+// Bundles the agent into one CommonJS file, dist/agent/obs-agent.cjs (run by bin/obs-agent.cjs and
+// `observ agent`), and its collectors thread into dist/agent/collectors-worker.cjs (placement
+// `isolated`). esbuild is a dev dependency; a production install ships the built files.
+//
+// Why: the agent as ~30 ES modules costs the ES-module loader and, on Node 22/24, Node's bundled
+// undici (an ES-module `import http from 'node:http'` evaluates its lazy WebSocket exports,
+// nodejs/node#59686). Figures in docs/footprint.md.
+//
+// pg, pg-copy-streams and yaml stay outside (loaded by require from node_modules, as before), and so
+// does every path computed from `import.meta.url`: each module's `import.meta.url` becomes the URL of
+// its compiled twin under dist/src, so package.json, sql/migrations and node_modules resolve exactly
+// as in the unbundled build.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+// The banner below finds dist/ as the bundle's parent folder.
+const outDir = join(root, 'dist', 'agent');
+
+export async function buildAgent(): Promise<void> {
+  const { build } = await import('esbuild');
+  const src = join(root, 'src');
+  await build({
+    entryPoints: { 'obs-agent': join(src, 'supervisor', 'main.ts'), 'collectors-worker': join(src, 'supervisor', 'collectors-worker.ts') },
+    outdir: outDir,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: ['node20'],
+    // Whitespace and syntax only: names stay, so stack traces and logs read as in the source.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    external: ['pg', 'pg-copy-streams', 'yaml'],
+    // Relative to dist/src/supervisor/agent.js, whose URL agent.ts sees (below).
+    define: { OBSERV_COLLECTORS_WORKER: JSON.stringify('../../agent/collectors-worker.cjs') },
+    banner: { js: "'use strict';const __observDistUrl=(p)=>require('node:url').pathToFileURL(require('node:path').join(__dirname,'..',p)).href;" },
+    plugins: [{
+      name: 'import-meta-url-of-dist-twin',
+      setup(b) {
+        b.onLoad({ filter: /\.ts$/ }, async (args) => {
+          const twin = relative(root, args.path).replace(/\.ts$/, '.js');
+          const contents = (await readFile(args.path, 'utf8')).replaceAll('import.meta.url', `__observDistUrl(${JSON.stringify(twin)})`);
+          return { contents, loader: 'ts' };
+        });
+      },
+    }],
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await buildAgent();
