@@ -6,6 +6,22 @@ import type { LogSearchResult } from '../../src/hub/api/types.js';
 import { loadPg } from '../../src/db/pg.js';
 
 const BASE = Date.parse('2030-03-01T12:00:00Z');
+
+/**
+ * GET /api/logs, following partial pages: on a loaded machine a statement may hit its time bound and
+ * answer a partial page with a cursor, which is correct behaviour; these tests are about the results.
+ */
+async function page(url: string): Promise<{ status: number; body: LogSearchResult }> {
+  const first = await getJson<LogSearchResult>(url);
+  const body = first.body;
+  for (let i = 0; first.status === 200 && body.partial && body.nextCursor && i < 100; i++) {
+    const next = await getJson<LogSearchResult>(`${url}&cursor=${body.nextCursor}`);
+    assert.equal(next.status, 200);
+    body.entries.push(...next.body.entries);
+    Object.assign(body, { partial: next.body.partial, nextCursor: next.body.nextCursor, searchedBackTo: next.body.searchedBackTo });
+  }
+  return first;
+}
 const at = (s: number) => new Date(BASE - s * 1000).toISOString();
 
 /** 300 lines over two apps and two VPS; a few rare words, some equal timestamps (to test the id tie-break). */
@@ -28,7 +44,7 @@ test('log search finds words, phrases and exclusions, filters by level, app, vps
   const { hub, db } = await hubFor(t);
   await seed(db.client);
   const search = async (qs: string) => {
-    const r = await getJson<LogSearchResult>(`${hub.url}/api/logs?${qs}`);
+    const r = await page(`${hub.url}/api/logs?${qs}`);
     assert.equal(r.status, 200, qs);
     return r.body;
   };
@@ -67,7 +83,7 @@ test('log search finds words, phrases and exclusions, filters by level, app, vps
 test('cursor paging visits every match exactly once, newest first', async (t) => {
   const { hub, db } = await hubFor(t);
   await seed(db.client);
-  const everything = (await getJson<LogSearchResult>(`${hub.url}/api/logs?app=api&limit=500`)).body.entries.map((e) => e.id);
+  const everything = (await page(`${hub.url}/api/logs?app=api&limit=500`)).body.entries.map((e) => e.id);
   const seen: string[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 100; page++) {
@@ -111,7 +127,7 @@ test('user text only ever reaches SQL as a parameter', async (t) => {
     const r = await fetch(`${hub.url}/api/logs?${qs}`);
     assert.equal(r.status, 200, qs);
   }
-  const found = await getJson<LogSearchResult>(`${hub.url}/api/logs?q=${encodeURIComponent("quote '")}`);
+  const found = await page(`${hub.url}/api/logs?q=${encodeURIComponent("quote '")}`);
   assert.equal(found.body.entries.length, 1);
   const count = await db.client.query('SELECT count(*)::int AS n FROM log_entries');
   assert.equal(count.rows[0].n, 1);
@@ -149,7 +165,7 @@ test('one search covers message, logger and context keys and values', async (t) 
   lines.push(logLine(at(200), 'User action', { context: { order_ref: 'ordzq9x7k', note: 'first line\nsecond line' } }));
   await store(db.client, 'vps-1', 'shop', { logs: lines });
   const count = async (q: string) => {
-    const r = await getJson<LogSearchResult>(`${hub.url}/api/logs?limit=500&q=${encodeURIComponent(q)}`);
+    const r = await page(`${hub.url}/api/logs?limit=500&q=${encodeURIComponent(q)}`);
     assert.equal(r.status, 200, q);
     return r.body.entries.length;
   };
@@ -171,7 +187,7 @@ test('invalid parameters get a 400 that names them (each was a 500 or a silent 2
     [`cursor=${cursor(['2030-02-30T00:00:00.000000Z', '1'])}`, /^cursor/],
     [`cursor=${cursor(['2030-01-01T00:00:00.000000Z', '9999999999999999999'])}`, /^cursor/],
     [`cursor=${cursor(['2030-01-01T00:00:00.000000Z', '1', -5])}`, /^cursor/],
-    [`ctx.${Array.from({ length: 5000 }, (_, i) => `k${i}`).join('.')}=1`, /^ctx\.k0\.k1.*at most 8/],
+    [`ctx.${Array(5000).fill('a').join('.')}=1`, /^ctx\.a\.a.*at most 8/], // 10 KB: within every transport's URL limit
     ['ctx.a=' + encodeURIComponent('x\u0000y'), /^ctx\.a value/],
     ['level=BOGUS', /^level: unknown level "BOGUS"/],
     ['level=ERROR&level=WARN', /^level may be given only once/],
@@ -241,10 +257,12 @@ test('a phrase that is costly to recheck is cut by its statement time bound and 
   assert.equal(cursor, null, 'the cursors reached the end');
   assert.deepEqual(found, planted, 'every match exactly once, newest first');
 
-  // Twelve at once through the hub: each answers (200, partial or not), none waits for a 10 s timeout.
+  // Twelve at once through the hub: each answers (200, partial or not, or 429 from the per-client
+  // limit), none is a 500 after a statement timeout.
   const attack = `${hub.url}/api/logs?q=${encodeURIComponent('"user login"')}`;
-  const answers = await Promise.all(Array.from({ length: 12 }, () => getJson<LogSearchResult>(attack)));
-  assert.deepEqual(answers.map((a) => a.status), Array(12).fill(200));
+  const answers = (await Promise.all(Array.from({ length: 12 }, () => getJson<LogSearchResult>(attack)))).map((a) => a.status);
+  assert.ok(answers.every((s) => s === 200 || s === 429), answers.join(' '));
+  assert.ok(answers.filter((s) => s === 200).length >= 2, answers.join(' '));
 
   // A term that occurs once, in the oldest line, is found by the first request even with no time to spare.
   const once = await searchLogs(pool, parseLogQuery(new URLSearchParams('q=order123457')), { ...tuning, budgetMs: 0, emptyPageBudgetMs: 0, statementTimeoutMs: 5_000 });

@@ -4,32 +4,31 @@
 // and offers a wider range; no sideways scrolling at 390 px. Screenshots go to test-results/.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { hubFor, store, logLine, minutesAgo } from '../hub/fixtures.js';
+import { launchChromium, noChromium as skip } from '../helpers/browser.js';
 import { buildDashboard } from '../../src/hub/ui-build.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM} (install it with: apt-get install -y chromium)`;
 const RESULTS = fileURLToPath(new URL('../../../test-results/', import.meta.url));
 const uiDir = mkdtempSync(join(tmpdir(), 'observ-ui-logs-'));
-let browser: Browser | null = null;
+let chromium: Awaited<ReturnType<typeof launchChromium>> | null = null;
 
 after(async () => {
-  await browser?.close();
+  await chromium?.close();
   rmSync(uiDir, { recursive: true, force: true });
 });
 
 async function open(t: import('node:test').TestContext, width: number, height: number): Promise<Page> {
-  if (!browser) {
+  if (!chromium) {
     await buildDashboard(uiDir);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    chromium = await launchChromium({ width, height });
   }
-  const page = await browser.newPage({ viewport: { width, height } });
+  const page = await chromium.context.newPage();
+  await page.setViewportSize({ width, height });
   t.after(() => page.close());
   return page;
 }
