@@ -1,7 +1,10 @@
 // Hub under load: WebSocket fan-out and API latency.
 //
 //   node dist/bench/hub.js [--clients 1000] [--agents 20] [--batches 200] [--batch-interval-ms 50]
-//                          [--api-concurrency 32] [--api-seconds 10]
+//                          [--api-concurrency 32] [--api-seconds 10] [--transports uws,node]
+//
+// Each transport (default: both where a uWS build loads, else node) is measured on the same data,
+// one after the other, and printed side by side.
 //
 // The hub runs in a child process (its own event loop, as in production); this process holds the
 // `ws` clients, the writers (storeBatch, as agents do) and the API load generator, on an embedded
@@ -32,6 +35,8 @@ const { values: args } = parseArgs({
     'batch-interval-ms': { type: 'string', default: '50' },
     'api-concurrency': { type: 'string', default: '32' },
     'api-seconds': { type: 'string', default: '10' },
+    transports: { type: 'string' },
+    transport: { type: 'string', default: 'auto' },
   },
 });
 
@@ -87,111 +92,125 @@ async function bench(): Promise<void> {
     }
     await writer.query('ANALYZE');
 
-    hubProcess = spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', 'hub', '--db', url], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const { port, implementation } = await new Promise<{ port: number; implementation: string }>((resolve, reject) => {
-      hubProcess!.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(String(d)) as { port: number; implementation: string }));
-      hubProcess!.once('exit', (code) => reject(new Error(`hub exited with ${code}`)));
-    });
-    const base = `http://127.0.0.1:${port}`;
-
-    // ---- fan-out ----
-    say(`connecting ${CLIENTS} WebSocket clients…`);
-    const commitAt = new Map<number, number>();
-    const latencies: number[] = [];
-    let received = 0;
-    const sockets: WebSocket[] = [];
-    for (let c = 0; c < CLIENTS; c++) {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/live`, { perMessageDeflate: false });
-      ws.on('message', (data) => {
-        const msg = JSON.parse(String(data)) as { type: string; rows?: { memoryMb: number | null }[] };
-        if (msg.type !== 'fleet') return;
-        const at = performance.now();
-        received++;
-        for (const row of msg.rows ?? []) {
-          const committed = commitAt.get(row.memoryMb ?? -1);
-          if (committed !== undefined) latencies.push(at - committed);
-        }
+    const measure = async (transport: string) => {
+      hubProcess = spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', 'hub', '--db', url, '--transport', transport], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const { port, implementation } = await new Promise<{ port: number; implementation: string }>((resolve, reject) => {
+        hubProcess!.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(String(d)) as { port: number; implementation: string }));
+        hubProcess!.once('exit', (code) => reject(new Error(`hub exited with ${code}`)));
       });
-      sockets.push(ws);
-      await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
-    }
-    // Baseline: a plain LISTEN connection, COMMIT → notification.
-    const listener = await connect(url);
-    const notifyLatency: number[] = [];
-    listener.on('notification', (n) => {
-      const seqTag = (JSON.parse(n.payload ?? '{}') as { app?: string; seq?: number });
-      const key = Number(`${seqTag.app?.slice(4) ?? ''}`) * 1e6 + (seqTag.seq ?? 0);
-      const committed = notifyCommit.get(key);
-      if (committed !== undefined) notifyLatency.push(performance.now() - committed);
-    });
-    const notifyCommit = new Map<number, number>();
-    await listener.query('LISTEN observ_batch');
+      const base = `http://127.0.0.1:${port}`;
 
-    say(`${BATCHES} batches, one every ${INTERVAL} ms, round-robin over ${AGENTS} agents…`);
-    const t0 = performance.now();
-    for (let b = 1; b <= BATCHES; b++) {
-      const a = b % AGENTS;
-      const started = performance.now();
-      await storeFor(a, { metrics: [sample(new Date().toISOString(), b, 30)], probes: [probe(new Date().toISOString(), b)], logs: [logLine(new Date().toISOString(), b)] });
-      const done = performance.now();
-      commitAt.set(b, done);
-      notifyCommit.set(a * 1e6 + seqs.get(`app-${a}`)!, done);
-      const wait = INTERVAL - (performance.now() - started);
-      if (wait > 0) await sleep(wait);
-    }
-    const expected = BATCHES * CLIENTS;
-    for (let i = 0; i < 100 && latencies.length < expected; i++) await sleep(100);
-    const fanoutSeconds = (performance.now() - t0) / 1000;
-    const status = await (await fetch(`${base}/api/status`)).json() as { live: Record<string, number> };
-    for (const ws of sockets) ws.terminate();
-    await listener.end();
+      // ---- fan-out ----
+      say(`connecting ${CLIENTS} WebSocket clients…`);
+      const commitAt = new Map<number, number>();
+      const latencies: number[] = [];
+      let received = 0;
+      const sockets: WebSocket[] = [];
+      for (let c = 0; c < CLIENTS; c++) {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/live`, { perMessageDeflate: false });
+        ws.on('message', (data) => {
+          const msg = JSON.parse(String(data)) as { type: string; rows?: { memoryMb: number | null }[] };
+          if (msg.type !== 'fleet') return;
+          const at = performance.now();
+          received++;
+          for (const row of msg.rows ?? []) {
+            const committed = commitAt.get(row.memoryMb ?? -1);
+            if (committed !== undefined) latencies.push(at - committed);
+          }
+        });
+        sockets.push(ws);
+        await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+      }
+      // Baseline: a plain LISTEN connection, COMMIT → notification.
+      const listener = await connect(url);
+      const notifyLatency: number[] = [];
+      listener.on('notification', (n) => {
+        const seqTag = (JSON.parse(n.payload ?? '{}') as { app?: string; seq?: number });
+        const key = Number(`${seqTag.app?.slice(4) ?? ''}`) * 1e6 + (seqTag.seq ?? 0);
+        const committed = notifyCommit.get(key);
+        if (committed !== undefined) notifyLatency.push(performance.now() - committed);
+      });
+      const notifyCommit = new Map<number, number>();
+      await listener.query('LISTEN observ_batch');
 
-    // ---- API under concurrent load ----
-    const CONC = Number(args['api-concurrency']);
-    const SECONDS = Number(args['api-seconds']);
-    const from = new Date(now - 86_400_000).toISOString();
-    const endpoints: Record<string, string> = {
-      'status (baseline)': '/api/status',
-      fleet: '/api/fleet',
-      'metrics 24h': `/api/metrics?vps=vps-3&app=app-3&from=${from}`,
-      'health 24h': `/api/health?vps=vps-3&app=app-3&from=${from}`,
-      'logs q=timeout': '/api/logs?q=timeout',
-      'logs level=ERROR app': '/api/logs?level=ERROR&app=app-7',
-      alerts: '/api/alerts/open',
+      say(`${BATCHES} batches, one every ${INTERVAL} ms, round-robin over ${AGENTS} agents…`);
+      const t0 = performance.now();
+      for (let b = 1; b <= BATCHES; b++) {
+        const a = b % AGENTS;
+        const started = performance.now();
+        await storeFor(a, { metrics: [sample(new Date().toISOString(), b, 30)], probes: [probe(new Date().toISOString(), b)], logs: [logLine(new Date().toISOString(), b)] });
+        const done = performance.now();
+        commitAt.set(b, done);
+        notifyCommit.set(a * 1e6 + seqs.get(`app-${a}`)!, done);
+        const wait = INTERVAL - (performance.now() - started);
+        if (wait > 0) await sleep(wait);
+      }
+      const expected = BATCHES * CLIENTS;
+      for (let i = 0; i < 100 && latencies.length < expected; i++) await sleep(100);
+      const fanoutSeconds = (performance.now() - t0) / 1000;
+      const status = await (await fetch(`${base}/api/status`)).json() as { live: Record<string, number> };
+      const liveStats = status.live;
+      for (const ws of sockets) ws.terminate();
+      await listener.end();
+
+      // ---- API under concurrent load ----
+      const CONC = Number(args['api-concurrency']);
+      const SECONDS = Number(args['api-seconds']);
+      const from = new Date(now - 86_400_000).toISOString();
+      const endpoints: Record<string, string> = {
+        'status (baseline)': '/api/status',
+        fleet: '/api/fleet',
+        'metrics 24h': `/api/metrics?vps=vps-3&app=app-3&from=${from}`,
+        'health 24h': `/api/health?vps=vps-3&app=app-3&from=${from}`,
+        'logs q=timeout': '/api/logs?q=timeout',
+        'logs level=ERROR app': '/api/logs?level=ERROR&app=app-7',
+        alerts: '/api/alerts/open',
+      };
+      const api: Record<string, unknown> = {};
+      for (const [name, path] of Object.entries(endpoints)) {
+        const times: number[] = [];
+        let errors = 0;
+        const until = performance.now() + (SECONDS * 1000) / Object.keys(endpoints).length;
+        await Promise.all(Array.from({ length: CONC }, async () => {
+          while (performance.now() < until) {
+            const s = performance.now();
+            const res = await fetch(base + path).catch(() => null);
+            if (!res || !res.ok) errors++;
+            await res?.arrayBuffer();
+            times.push(performance.now() - s);
+          }
+        }));
+        const secs = (SECONDS / Object.keys(endpoints).length);
+        api[name] = { requestsPerSecond: Math.round(times.length / secs), p50: pct(times, 50), p99: pct(times, 99), errors };
+        say(`${name}: ${JSON.stringify(api[name])}`);
+      }
+      const child = hubProcess as ChildProcess | null;
+      child?.kill('SIGTERM');
+      if (child) await new Promise((r) => child.once('exit', r));
+      hubProcess = null;
+      return {
+        implementation,
+        fanout: {
+          clients: CLIENTS, batches: BATCHES, batchIntervalMs: INTERVAL, seconds: Math.round(fanoutSeconds * 10) / 10,
+          deliveredUpdates: latencies.length, expectedUpdates: expected, updatesPerSecond: Math.round(received / fanoutSeconds),
+          commitToReceiptMs: { p50: pct(latencies, 50), p99: pct(latencies, 99), max: pct(latencies, 100) },
+          baselineCommitToNotifyMs: { p50: pct(notifyLatency, 50), p99: pct(notifyLatency, 99) },
+          hub: liveStats,
+        },
+        api: { concurrency: CONC, secondsPerEndpoint: SECONDS / Object.keys(endpoints).length, latencyMs: api },
+      };
     };
-    const api: Record<string, unknown> = {};
-    for (const [name, path] of Object.entries(endpoints)) {
-      const times: number[] = [];
-      let errors = 0;
-      const until = performance.now() + (SECONDS * 1000) / Object.keys(endpoints).length;
-      await Promise.all(Array.from({ length: CONC }, async () => {
-        while (performance.now() < until) {
-          const s = performance.now();
-          const res = await fetch(base + path).catch(() => null);
-          if (!res || !res.ok) errors++;
-          await res?.arrayBuffer();
-          times.push(performance.now() - s);
-        }
-      }));
-      const secs = (SECONDS / Object.keys(endpoints).length);
-      api[name] = { requestsPerSecond: Math.round(times.length / secs), p50: pct(times, 50), p99: pct(times, 99), errors };
-      say(`${name}: ${JSON.stringify(api[name])}`);
-    }
+    const { uwsAvailable } = await import('../src/hub/transport/index.js');
+    const kinds = (args.transports ?? (uwsAvailable() ? 'uws,node' : 'node')).split(',');
+    const transports: Record<string, unknown> = {};
+    for (const kind of kinds) { say(`transport ${kind}`); transports[kind] = await measure(kind); }
     await writer.end();
 
     process.stdout.write(JSON.stringify({
-      bench: 'hub', node: process.version, uws: implementation, cpus: (await import('node:os')).cpus().length,
-      fanout: {
-        clients: CLIENTS, batches: BATCHES, batchIntervalMs: INTERVAL, seconds: Math.round(fanoutSeconds * 10) / 10,
-        deliveredUpdates: latencies.length, expectedUpdates: expected, updatesPerSecond: Math.round(received / fanoutSeconds),
-        commitToReceiptMs: { p50: pct(latencies, 50), p99: pct(latencies, 99), max: pct(latencies, 100) },
-        baselineCommitToNotifyMs: { p50: pct(notifyLatency, 50), p99: pct(notifyLatency, 99) },
-        hub: status.live,
-      },
-      api: { concurrency: CONC, secondsPerEndpoint: SECONDS / Object.keys(endpoints).length, latencyMs: api },
+      bench: 'hub', node: process.version, cpus: (await import('node:os')).cpus().length, transports,
     }, null, 2) + '\n');
   } finally {
-    hubProcess?.kill('SIGTERM');
+    (hubProcess as ChildProcess | null)?.kill('SIGTERM');
     await sleep(200);
     await pg.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -201,7 +220,8 @@ async function bench(): Promise<void> {
 // ---- entry: the bench, or (spawned by it) just the hub ----
 if (args.role === 'hub') {
   const { startHub } = await import('../src/hub/server.js');
-  const hub = await startHub({ databaseUrl: args.db!, host: '127.0.0.1', port: 0, log: () => {} });
+  const hub = await startHub({ databaseUrl: args.db!, host: '127.0.0.1', port: 0, log: () => {}, transport: args.transport as 'auto' | 'uws' | 'node',
+    liveMaxClients: 100_000, liveMaxClientsPerAddress: 100_000 });
   process.stdout.write(JSON.stringify({ port: hub.port, implementation: hub.implementation }) + '\n');
   process.on('SIGTERM', () => void hub.close().then(() => process.exit(0)));
 } else {

@@ -11,7 +11,7 @@ Usage:
         everything on the embedded default: PostgreSQL, hub, demo apps and their agents
   observ agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]
         run the agent for APP (config: $OBSERV_DEPLOYMENTS_DIR/APP/config.yml, root /opt/deployments)
-  observ hub [--host 127.0.0.1] [--port 8080] [--alerts FILE]
+  observ hub [--host 127.0.0.1] [--port 8080] [--alerts FILE] [--transport auto|uws|node]
         run the hub (dashboard, API, live stream, alerting) against $OBSERV_DB_URL
   observ db migrate
         apply missing schema migrations to $OBSERV_DB_URL
@@ -90,8 +90,10 @@ async function agentCommand(rest: string[]): Promise<void> {
 }
 
 async function hubCommand(rest: string[]): Promise<void> {
-  const { values } = args(rest, { host: { type: 'string' }, port: { type: 'string' }, alerts: { type: 'string' } }, false);
+  const { values } = args(rest, { host: { type: 'string' }, port: { type: 'string' }, alerts: { type: 'string' }, transport: { type: 'string' } }, false);
   const url = requireDbUrl();
+  const { parseTransportChoice } = await import('./hub/transport/index.js');
+  const transport = parseTransportChoice(values.transport ?? process.env.OBSERV_HUB_TRANSPORT, values.transport ? '--transport' : 'OBSERV_HUB_TRANSPORT');
   const port = parsePort(values.port ?? process.env.OBSERV_HUB_PORT ?? '8080');
   const host = values.host ?? process.env.OBSERV_HUB_HOST ?? '127.0.0.1';
   const { migrate, schemaVersion, latestVersion } = await import('./db/migrate.js');
@@ -99,8 +101,8 @@ async function hubCommand(rest: string[]): Promise<void> {
   // Only migrate when behind: the hub may run as the read-only observ_hub role, which cannot.
   try { if ((await schemaVersion(client)) < latestVersion()) await migrate(client); } finally { await client.end(); }
   const { startHub } = await import('./hub/server.js');
-  const hub = await startHub({ databaseUrl: url, host, port, alertsFile: values.alerts });
-  process.stdout.write(`Dashboard: ${hub.url}\n`);
+  const hub = await startHub({ databaseUrl: url, host, port, alertsFile: values.alerts, transport });
+  process.stdout.write(`Dashboard: ${hub.url}\nTransport: ${hub.implementation} (${hub.transportReason})\n`);
   onShutdown(() => hub.close(), 10_000, (m) => process.stderr.write(m + '\n'));
 }
 

@@ -8,7 +8,7 @@ export const ERROR_CODES = {
   OBS_ERR_DB_UNREACHABLE: 'PostgreSQL could not be reached or refused the connection.',
   OBS_ERR_MIGRATION: 'A schema migration failed.',
   OBS_ERR_EMBEDDED_PG: 'The embedded PostgreSQL could not be started or stopped.',
-  OBS_ERR_UWS_UNAVAILABLE: 'No uWebSockets.js binary loads on this platform.',
+  OBS_ERR_UWS_UNAVAILABLE: '`--transport uws` was asked for, and no uWebSockets.js build loads here (each build tried is named with its cause).',
   OBS_ERR_ACTOR_CRASH_LOOP: 'An agent actor crashed too often and was not restarted again.',
   OBS_ERR_CLOSED: 'Work was submitted after close().',
 } as const;

@@ -135,6 +135,7 @@ export async function startCommand(rest: string[]): Promise<void> {
       });
     }
     say(`Dashboard: ${hub.url}`);
+    say(`Transport: ${hub.implementation} (${hub.transportReason})`);
   } catch (err) {
     await stopAll();
     throw err;

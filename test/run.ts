@@ -47,12 +47,51 @@ if (!env.OBSERV_TEST_PG_URL) {
 }
 
 const concurrency = process.env.OBSERV_TEST_CONCURRENCY ?? '2';
-const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env });
-const stop = async () => {
+
+// The hub's tests (API, live, auth, dashboard) run over both transports: the default run takes the
+// one the hub picks here (uWebSockets.js where a build loads), a second run forces node:http + ws.
+// Where no uWS build loads (Node 22/24 on glibc < 2.38) the default already is node:http + ws.
+const { uwsAvailable } = await import('../src/hub/transport/index.js');
+const runs: { label: string; files: string[]; env: NodeJS.ProcessEnv }[] = [{ label: 'default', files, env }];
+const hubFiles = files.filter((f) => /[\\/]test[\\/](hub|ui)[\\/]/.test(f));
+if (!env.OBSERV_HUB_TRANSPORT && hubFiles.length && uwsAvailable()) {
+  runs[0]!.label = 'hub over uWebSockets.js';
+  runs.push({ label: 'hub over node:http + ws', files: hubFiles, env: { ...env, OBSERV_HUB_TRANSPORT: 'node' } });
+}
+
+const totals = { pass: 0, fail: 0, skipped: 0 };
+let current: ReturnType<typeof spawn> | null = null;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { current?.kill(sig); });
+
+/** One `node --test` run; its TAP goes through unchanged while the summary counts are added up. */
+function runOnce(run: (typeof runs)[number]): Promise<number> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...run.files], { stdio: ['ignore', 'pipe', 'inherit'], env: run.env });
+    current = child;
+    let tail = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      const text = tail + chunk.toString('utf8');
+      const lines = text.split('\n');
+      tail = lines.pop()!;
+      for (const line of lines) {
+        const m = /^# (pass|fail|skipped) (\d+)$/.exec(line);
+        if (m) totals[m[1] as keyof typeof totals] += Number(m[2]);
+      }
+    });
+    child.on('exit', (code, signal) => resolveRun(code ?? (signal ? 1 : 0)));
+  });
+}
+
+let status = 0;
+try {
+  for (const run of runs) {
+    if (runs.length > 1) process.stdout.write(`# observ: ${run.label} (${run.files.length} files)\n`);
+    status = (await runOnce(run)) || status;
+  }
+} finally {
   await pg?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
-};
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { child.kill(sig); });
-child.on('exit', (code, signal) => {
-  void stop().then(() => process.exit(code ?? (signal ? 1 : 0)));
-});
+}
+process.stdout.write(`tests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped\n`);
+process.exit(status);

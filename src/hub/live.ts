@@ -124,14 +124,16 @@ export class LiveFeed {
   /**
    * Called when logs/<app> gets its first subscriber: remember where each of the app's agents stands,
    * so that only lines committed from now on are pushed (the client fetches the page before via the API).
+   * Resolves once the starting point is known: lines committed after that are pushed.
    */
-  watchLogs(app: string): void {
+  watchLogs(app: string): Promise<void> {
     const ready = this.pool.query<{ vps_name: string; last_id: string | null }>(
       `SELECT c.vps_name, (SELECT max(l.id) FROM log_entries l WHERE l.vps_name = c.vps_name AND l.app_name = c.app_name)::text AS last_id
          FROM agent_checkpoints c WHERE c.app_name = $1`, [app]).then((r) => {
       for (const row of r.rows) this.logCursor.set(`${row.vps_name}\u0000${app}`, row.last_id ?? '0');
     }, (err: Error) => this.log('warn', 'live log tail could not read its starting point', { app, error: err.message }));
     this.logWatch.set(app, ready);
+    return ready;
   }
 
   private async pushLogs(key: string, vps: string, app: string, newLines: number): Promise<void> {

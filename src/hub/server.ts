@@ -1,35 +1,41 @@
-// The hub: one uWebSockets.js process serving the built dashboard, the JSON API and /live.
+// The hub: one route table (./routes.ts) over one of two transports (./transport: uWebSockets.js
+// where a build loads, else node:http + ws), serving the built dashboard, the JSON API and /live.
 //
 //   PostgreSQL ──NOTIFY observ_batch──► LiveFeed (LISTEN, one connection)
 //        ▲                                   │ debounced per vps/app
-//        │ queries (pool)                    ▼
-//   JSON API (/api/*) ◄── HTTP ──┐     uWS publish('fleet', …) ──► WebSocket clients (/live)
-//   static dashboard (/)  ◄──────┴── uWebSockets.js App
+//        │ queries: pool (fleet, metrics,    ▼
+//        │  health, alerts, live)      transport.publish('fleet', …) ──► WebSocket clients (/live)
+//        │ searchPool (log search only)
+//   JSON API (/api/*) ◄── RouteTable ◄── transport (uws | node) ◄── HTTP
+//   static dashboard (/) ◄──┘
 
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
-import { createHash } from 'node:crypto';
-import { join, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPool, type PgPool } from '../db/pg.js';
-import { loadUws } from './uws.js';
 import { queryFleet } from './api/fleet.js';
 import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
 import { parseHealthQuery, queryHealth } from './api/health.js';
 import { parseLogQuery, searchLogs } from './api/logs.js';
 import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
-import { alertsApi, parseAckBody, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
+import { ackNote, alertsApi, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
-import { parseLoginBody, requestUser, resolveAuth, SessionAuth, type AuthConfig } from './auth.js';
+import { DEFAULT_USER, loginFields, readCookie, requestUser, resolveAuth, SESSION_COOKIE, SessionAuth, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
+import { createTransport, parseTransportChoice, type TransportChoice } from './transport/index.js';
+import type { HubRequest, HubResponse, LiveSocket, UpgradeVerdict } from './transport/types.js';
+import {
+  allowedHosts, clientAddress, ClientLimiter, crossOrigin, CSP, hostAllowed, isLoopback, json, RouteTable, SECURITY_HEADERS, statusOf,
+  type RouteRequest,
+} from './routes.js';
+import { StaticFiles } from './static.js';
 
-type HttpResponse = import('uWebSockets.js').HttpResponse;
-type HttpRequest = import('uWebSockets.js').HttpRequest;
-type WebSocket = import('uWebSockets.js').WebSocket<LiveUserData>;
+export { isLoopback, CSP };
 
 interface LiveUserData {
   topics: Set<string>;
+  client: string;
+  /** The session the socket was opened with (auth on), so that logout and expiry close it. */
+  session: string | null;
 }
 
 export interface HubOptions {
@@ -43,8 +49,18 @@ export interface HubOptions {
    * Required on a non-loopback host; optional (but enforced when given) on loopback.
    */
   auth?: AuthConfig;
+  /** 'uws', 'node' or 'auto' (default $OBSERV_HUB_TRANSPORT, else auto: uWS where a build loads). */
+  transport?: TransportChoice;
   /** Per-connection cap on bytes buffered for a /live client; past it the client is dropped (default 1 MiB). */
   liveMaxBufferedBytes?: number;
+  /** Open /live sockets at most (default 1,000); more get 503. */
+  liveMaxClients?: number;
+  /** Open /live sockets per client address at most (default 100); more get 429. */
+  liveMaxClientsPerAddress?: number;
+  /** Host header values accepted besides the loopback names (default $OBSERV_HUB_ALLOWED_HOSTS, comma-separated). */
+  allowedHosts?: string[];
+  /** Take the client address from X-Forwarded-For (default $OBSERV_HUB_TRUST_PROXY=1). */
+  trustProxy?: boolean;
   /** Rule-based alerting (src/hub/alerting): on by default, with built-in rules when no file is given. */
   alerting?: boolean;
   /** Alert rules and channels (YAML, see docs/alerting.md); default $OBSERV_ALERTS_FILE. */
@@ -60,12 +76,17 @@ export interface HubStats extends LiveStats {
   wsClients: number;
   /** Connections closed by the hub because they fell behind by more than liveMaxBufferedBytes. */
   wsDropped: number;
+  /** Upgrades refused because a connection cap was reached. */
+  wsRefused: number;
 }
 
 export interface Hub {
   url: string;
   port: number;
+  /** The transport serving requests, e.g. "node:http + ws 8.23.0". */
   implementation: string;
+  /** Why that transport (a uWS build loads, was chosen, or every uWS build tried and its failure). */
+  transportReason: string;
   authRequired: boolean;
   stats: Readonly<HubStats>;
   close(): Promise<void>;
@@ -73,273 +94,238 @@ export interface Hub {
 
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-  '.map': 'application/json',
-};
-
-// Log text is untrusted: the dashboard renders it as text only, and the CSP forbids inline script.
-export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
-
-interface StaticFile {
-  body: Buffer;
-  gzip: Buffer | null;
-  type: string;
-  etag: string;
-  immutable: boolean;
-}
-
-function loadStatic(dir: string): Map<string, StaticFile> {
-  const files = new Map<string, StaticFile>();
-  if (!existsSync(dir)) return files;
-  const walk = (sub: string) => {
-    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
-      const rel = sub ? `${sub}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) { walk(rel); continue; }
-      const body = readFileSync(join(dir, rel));
-      const type = CONTENT_TYPES[extname(entry.name)] ?? 'application/octet-stream';
-      const gz = /text|javascript|json|svg/.test(type) && body.length > 512 ? gzipSync(body, { level: 9 }) : null;
-      files.set('/' + rel, {
-        body, gzip: gz, type,
-        etag: '"' + createHash('sha1').update(body).digest('base64url').slice(0, 16) + '"',
-        // Bundles are content-hashed (assets/…); index.html must always revalidate.
-        immutable: rel.startsWith('assets/'),
-      });
-    }
-  };
-  walk('');
-  return files;
-}
-
-export function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
-}
-
 const TOPIC = /^(fleet|(vps|app|logs)\/[^\u0000-\u001f\u007f]{1,256})$/;
 const MAX_BODY_BYTES = 8 * 1024;
+const MAX_TOPICS_PER_SOCKET = 64;
+/** Close codes the hub sends on /live (docs/hub.md). */
+export const LIVE_CLOSE = { loggedOut: 4401, tooManyTopics: 4408, shuttingDown: 1001 } as const;
 
 export async function startHub(options: HubOptions): Promise<Hub> {
   const log = options.log ?? ((level, message, context) =>
     process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level: level.toUpperCase(), logger: 'fleet-hub', message, ...(context ? { context } : {}) }) + '\n'));
   const host = options.host ?? '127.0.0.1';
   const auth = await resolveAuth(host, isLoopback(host), options.auth);
-  const { uws, implementation } = loadUws((m) => log('warn', m));
-  const pool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 10 },
-    (err) => log('warn', 'database connection failed', { error: err.message }));
-  const staticFiles = loadStatic(options.uiDir ?? DEFAULT_UI_DIR);
-  if (!staticFiles.has('/index.html')) log('warn', 'dashboard not built (run npm run build); serving the API only');
+  const transportChoice = options.transport ?? parseTransportChoice(process.env.OBSERV_HUB_TRANSPORT, 'OBSERV_HUB_TRANSPORT');
+  const trustProxy = options.trustProxy ?? process.env.OBSERV_HUB_TRUST_PROXY === '1';
+  const extraHosts = options.allowedHosts ?? (process.env.OBSERV_HUB_ALLOWED_HOSTS ?? '').split(',').filter(Boolean);
+  const publicUrl = options.publicUrl ?? (process.env.OBSERV_HUB_PUBLIC_URL || undefined);
+  if (publicUrl) { try { extraHosts.push(new URL(publicUrl).host); } catch { /* validated where it is used */ } }
 
-  const app = uws.App();
-  const stats: HubStats = { wsClients: 0, wsDropped: 0, published: 0, logLinesPushed: 0 };
+  const onPoolError = (err: Error) => log('warn', 'database connection failed', { error: err.message });
+  const pool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 10 }, onPoolError);
+  // Log search gets its own few connections, so that no search load can take the fleet view's or the live feed's.
+  const searchPool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub search', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 3 }, onPoolError);
+  const staticFiles = new StaticFiles(options.uiDir ?? DEFAULT_UI_DIR);
+  if (!staticFiles.hasIndex) log('warn', 'dashboard not built (run npm run build); serving the API only');
+
+  const stats: HubStats = { wsClients: 0, wsDropped: 0, wsRefused: 0, published: 0, logLinesPushed: 0 };
   const maxBuffered = options.liveMaxBufferedBytes ?? 1024 * 1024;
-  const live = new LiveFeed(options.databaseUrl, pool, {
-    publish: (topic, message) => app.publish(topic, message),
-    numSubscribers: (topic) => app.numSubscribers(topic),
-  }, stats, log);
+  const maxClients = options.liveMaxClients ?? 1000;
+  const maxClientsPerAddress = options.liveMaxClientsPerAddress ?? 100;
+  const apiLimiter = new ClientLimiter(16, 256, 'requests');
+  const searchLimiter = new ClientLimiter(2, 12, 'log searches');
+  const hosts = allowedHosts(host, extraHosts);
 
-  const sendJson = (res: HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}) => {
-    res.cork(() => {
-      res.writeStatus(status)
-        .writeHeader('content-type', 'application/json; charset=utf-8')
-        .writeHeader('cache-control', 'no-store')
-        .writeHeader('x-content-type-options', 'nosniff');
-      for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
-      res.end(body === null ? '' : JSON.stringify(body));
-    });
-  };
+  const authorized = (req: HubRequest) => !auth || auth.check(req.header('cookie'));
+  const unauthorized = () => json(401, { error: 'log in first (POST /api/session)' });
 
-  const failed = (res: HttpResponse, err: Error & { status?: string }) => {
-    if (err.status) sendJson(res, err.status, { error: err.message });
-    else {
-      log('error', 'api error', { error: err.message });
-      sendJson(res, '500 Internal Server Error', { error: 'internal error' });
-    }
-  };
+  // ---- routes ----
+  const routes = new RouteTable();
+  /** A JSON GET endpoint: auth, then the handler under the per-client limit. */
+  const api = (handler: (query: URLSearchParams, req: RouteRequest) => Promise<unknown> | unknown, limiter = apiLimiter) =>
+    async (req: RouteRequest): Promise<HubResponse> => {
+      if (!authorized(req)) return unauthorized();
+      return json(200, await limiter.run(req.client, async () => handler(req.query, req)));
+    };
+  /** A state-changing JSON POST: auth, a JSON body (empty counts as {}). */
+  const action = (handler: (body: Record<string, unknown>, req: RouteRequest) => Promise<unknown>) =>
+    async (req: RouteRequest): Promise<HubResponse> => {
+      if (!authorized(req)) return unauthorized();
+      return json(200, await apiLimiter.run(req.client, async () => handler(parseJsonBody(req.body), req)));
+    };
 
-  /**
-   * Runs an async GET handler: session check and query parsing happen synchronously (uWS request
-   * objects die at the first await), then abort tracking guards the response.
-   */
-  const api = (handler: (query: URLSearchParams) => Promise<unknown>) => (res: HttpResponse, req: HttpRequest) => {
-    let aborted = false;
-    res.onAborted(() => { aborted = true; });
-    if (auth && !auth.check(req.getHeader('cookie'))) { sendJson(res, '401 Unauthorized', { error: 'log in first (POST /api/session)' }); return; }
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    Promise.resolve(query).then(handler).then(
-      (body) => { if (!aborted) sendJson(res, '200 OK', body); },
-      (err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
-  };
-
-  app.get('/api/session', (res, req) => {
-    const user = requestUser(auth, req.getHeader('cookie'));
-    sendJson(res, '200 OK', { authRequired: auth !== null, authenticated: user !== null, user });
+  routes.get('/api/session', (req) => {
+    const user = requestUser(auth, req.header('cookie'));
+    return json(200, { authRequired: auth !== null, authenticated: user !== null, user });
   });
-  app.post('/api/session', (res, req) => {
-    let aborted = false;
-    res.onAborted(() => { aborted = true; });
-    if (!auth) { sendJson(res, '200 OK', { authRequired: false, authenticated: true }); return; }
-    if (!/^application\/json\b/.test(req.getHeader('content-type'))) { sendJson(res, '415 Unsupported Media Type', { error: 'send {"password": "…"} as application/json' }); return; }
-    const secure = req.getHeader('x-forwarded-proto') === 'https';
-    const client = Buffer.from(res.getRemoteAddressAsText()).toString();
-    readBody(res, MAX_BODY_BYTES).then(async (body) => {
-      const { password, name } = parseLoginBody(body);
-      const session = await auth.login(password, client, name);
-      if (aborted) return;
-      if (session === 'throttled') sendJson(res, '429 Too Many Requests', { error: 'too many failed attempts; wait a minute' });
-      else if (session === null) sendJson(res, '401 Unauthorized', { error: 'wrong password' });
-      else sendJson(res, '200 OK', { authRequired: true, authenticated: true, user: name }, { 'set-cookie': SessionAuth.cookie(session, secure) });
-    }).catch((err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
+  routes.post('/api/session', async (req) => {
+    if (!auth) return json(200, { authRequired: false, authenticated: true });
+    const { password, name } = loginFields(parseJsonBody(req.body));
+    const session = await auth.login(password, req.client, name);
+    if (session === 'throttled') return json(429, { error: 'too many failed attempts; wait a minute' });
+    if (session === null) return json(401, { error: 'wrong password' });
+    const secure = req.header('x-forwarded-proto') === 'https';
+    return json(200, { authRequired: true, authenticated: true, user: name }, { 'set-cookie': SessionAuth.cookie(session, secure) });
   });
-  app.del('/api/session', (res, req) => {
-    auth?.logout(req.getHeader('cookie'));
-    sendJson(res, '200 OK', { authRequired: auth !== null, authenticated: auth === null }, { 'set-cookie': SessionAuth.clearCookie() });
+  routes.del('/api/session', (req) => {
+    const session = readCookie(req.header('cookie'), SESSION_COOKIE);
+    auth?.logout(req.header('cookie'));
+    if (session) closeSessionSockets(session);
+    return json(200, { authRequired: auth !== null, authenticated: auth === null }, { 'set-cookie': SessionAuth.clearCookie() });
   });
 
-  app.get('/api/fleet', api(async (q) => {
+  routes.get('/api/fleet', api(async (q) => {
     rejectUnknown(q, ['vps', 'app']);
     return { generatedAt: new Date().toISOString(), fleet: await queryFleet(pool, { vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }) };
   }));
-  app.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
-  app.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
-  app.get('/api/logs', api((q) => searchLogs(pool, parseLogQuery(q))));
-  app.get('/api/status', api(async () => {
+  routes.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
+  routes.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
+  routes.get('/api/logs', api((q) => searchLogs(searchPool, parseLogQuery(q)), searchLimiter));
+  routes.get('/api/status', api(async () => {
     const r = await pool.query<{ now: Date }>('SELECT now()');
-    return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), uws: implementation, authRequired: auth !== null, live: { ...stats } };
+    return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), transport: transport.name, uws: transport.name, authRequired: auth !== null, live: { ...stats } };
   }));
   // Rule-based alerting: history, rules (read-only), deliveries and acknowledgements.
   const alerts = alertsApi(pool);
-  app.get('/api/alerts/history', api((q) => alerts.events(parseEventQuery(q))));
-  app.get('/api/alert-events', api((q) => alerts.events(parseEventQuery(q))));
-  app.get('/api/alert-rules', api(() => alerts.rules()));
-  app.get('/api/alerts/open', api((q) => alerts.alerts(parseAlertsQuery(q))));
-  app.get('/api/alert-deliveries', api((q) => {
+  routes.get('/api/alerts/history', api((q) => alerts.events(parseEventQuery(q))));
+  routes.get('/api/alert-events', api((q) => alerts.events(parseEventQuery(q))));
+  routes.get('/api/alert-rules', api(() => alerts.rules()));
+  routes.get('/api/alerts/open', api((q) => alerts.alerts(parseAlertsQuery(q))));
+  routes.get('/api/alert-deliveries', api((q) => {
     rejectUnknown(q, ['status', 'limit']);
     const limit = q.get('limit');
     return alerts.deliveries({ status: q.get('status') ?? undefined, limit: limit === null ? undefined : Number(limit) });
   }));
-  // ── Alerts view (issue 18 / 13.5): routes added or changed here; handlers live in alerting/api.ts ──
-  //   GET  /api/alerts                      alias of /api/alerts/open (the rules engine; the old separate list is gone)
-  //   POST /api/alerts/:id/ack              {note?}; recorded as the request's user (auth.ts requestUser)
-  //   POST /api/alert-channels/:name/test   sends a test notification over one channel from this hub
+  // ── Alerts view (issues 18 and 13.5): routes added or changed here; handlers in alerting/api.ts ──
+  //   GET  /api/alerts                      alias of /api/alerts/open (the rules engine; the separate list is gone)
+  //   POST /api/alerts/:id/ack              {note?}; recorded as the request's user (auth.ts requestUser), not the body's
+  //   POST /api/alert-channels/:name/test   a test notification over one channel, sent from this hub
   let alerting: Alerting | null = null;
-  app.get('/api/alerts', api((q) => alerts.alerts(parseAlertsQuery(q))));
-  const post = (handler: (raw: Buffer, param: string, user: string) => Promise<unknown>) => (res: HttpResponse, req: HttpRequest) => {
-    let aborted = false;
-    res.onAborted(() => { aborted = true; });
-    const user = requestUser(auth, req.getHeader('cookie'));
-    if (user === null) { sendJson(res, '401 Unauthorized', { error: 'log in first (POST /api/session)' }); return; }
-    const param = req.getParameter(0) ?? '';
-    readBody(res, MAX_BODY_BYTES).then((raw) => handler(raw, param, user)).then(
-      (body) => { if (!aborted) sendJson(res, '200 OK', body); },
-      (err: Error & { status?: string }) => { if (!aborted) failed(res, err); });
-  };
-  app.post('/api/alerts/:id/ack', post(async (raw, param, user) => {
-    const id = Number(param);
-    if (!Number.isInteger(id) || id <= 0) throw new BadRequest('alert id must be a positive integer');
-    return alerts.ack(id, { by: user, comment: parseAckBody(raw).note });
+  const actor = (req: RouteRequest) => requestUser(auth, req.header('cookie')) ?? DEFAULT_USER;
+  routes.get('/api/alerts', api((q) => alerts.alerts(parseAlertsQuery(q))));
+  routes.post('/api/alerts/:id/ack', action(async (body, req) => {
+    const id = Number(req.params[0]);
+    if (!/^\d{1,15}$/.test(req.params[0]!) || !Number.isSafeInteger(id) || id <= 0) throw new BadRequest('alert id must be a positive integer');
+    return alerts.ack(id, { by: actor(req), comment: ackNote(body) });
   }));
-  app.post('/api/alert-channels/:name/test', post(async (_raw, name, user) => {
+  routes.post('/api/alert-channels/:name/test', action(async (_body, req) => {
     if (!alerting) throw new BadRequest('alerting is not running on this hub (started with alerting off, or it failed to start)');
-    let channel: string;
-    try { channel = decodeURIComponent(name); } catch { throw new BadRequest('channel name is not valid URL encoding'); }
-    return alerting.testChannel(channel, user);
+    return alerting.testChannel(req.params[0]!, actor(req));
   }));
   // ── end of alerts view routes ──
-  app.any('/api/*', (res) => sendJson(res, '404 Not Found', { error: 'no such API endpoint' }));
 
-  app.ws<LiveUserData>('/live', {
-    compression: uws.SHARED_COMPRESSOR,
-    maxPayloadLength: 16 * 1024,
-    idleTimeout: 120,
-    sendPingsAutomatically: true,
-    // A slow consumer is skipped once this much is buffered, and closed: counted, not queued forever.
-    maxBackpressure: maxBuffered,
-    closeOnBackpressureLimit: 1,
-    upgrade: (res, req, context) => {
-      if (auth) {
-        // SameSite=Strict already keeps the cookie off cross-site handshakes; the Origin check is a second lock.
-        const origin = req.getHeader('origin');
-        const hostHeader = req.getHeader('host');
-        if (!auth.check(req.getHeader('cookie')) || (origin && originHost(origin) !== hostHeader)) {
-          res.cork(() => res.writeStatus('401 Unauthorized').end());
-          return;
-        }
-      }
-      res.upgrade<LiveUserData>({ topics: new Set() }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
-        req.getHeader('sec-websocket-extensions'), context);
-    },
-    open: (ws: WebSocket) => {
-      stats.wsClients++;
-      ws.subscribe('fleet');
-      ws.getUserData().topics.add('fleet');
-      ws.send(JSON.stringify({ type: 'hello', topics: ['fleet'] }));
-    },
-    message: (ws: WebSocket, message: ArrayBuffer) => {
-      let msg: { subscribe?: unknown; unsubscribe?: unknown };
-      try { msg = JSON.parse(Buffer.from(message).toString('utf8')) as typeof msg; } catch { return; }
-      const topics = ws.getUserData().topics;
-      const topicOk = (t: unknown): t is string => typeof t === 'string' && TOPIC.test(t);
-      if (topicOk(msg.subscribe) && !topics.has(msg.subscribe) && topics.size < 64) {
-        if (msg.subscribe.startsWith('logs/') && app.numSubscribers(msg.subscribe) === 0) live.watchLogs(msg.subscribe.slice('logs/'.length));
-        ws.subscribe(msg.subscribe);
-        topics.add(msg.subscribe);
-      }
-      if (topicOk(msg.unsubscribe)) { ws.unsubscribe(msg.unsubscribe); topics.delete(msg.unsubscribe); }
-      ws.send(JSON.stringify({ type: 'subscribed', topics: [...topics] }));
-    },
-    close: (_ws: WebSocket, code: number) => {
-      stats.wsClients--;
-      // uWS closes a socket past maxBackpressure without a close frame: code 1006 from our side.
-      if (code === 1006) stats.wsDropped++;
-    },
-  });
-
-  app.get('/*', (res, req) => {
-    let path = req.getUrl();
-    if (path === '/' || !extname(path)) path = '/index.html';
-    const file = staticFiles.get(path);
-    if (!file) {
-      res.cork(() => res.writeStatus('404 Not Found').writeHeader('content-type', 'text/plain').end('not found'));
-      return;
-    }
-    const inm = req.getHeader('if-none-match');
-    const acceptsGzip = /\bgzip\b/.test(req.getHeader('accept-encoding'));
-    res.cork(() => {
-      if (inm === file.etag) { res.writeStatus('304 Not Modified').writeHeader('etag', file.etag).end(); return; }
-      res.writeStatus('200 OK')
-        .writeHeader('content-type', file.type)
-        .writeHeader('etag', file.etag)
-        .writeHeader('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
-        .writeHeader('content-security-policy', CSP)
-        .writeHeader('x-content-type-options', 'nosniff')
-        .writeHeader('referrer-policy', 'no-referrer')
-        .writeHeader('vary', 'accept-encoding');
-      if (file.gzip && acceptsGzip) res.writeHeader('content-encoding', 'gzip').end(file.gzip);
-      else res.end(file.body);
+  // ---- request policy, then the route table, then the dashboard ----
+  const handle = async (req: HubRequest): Promise<HubResponse> => {
+    const response = await route(req).catch((err: unknown) => {
+      const status = statusOf(err);
+      if (status && status < 500) return json(status, { error: (err as Error).message });
+      log('error', 'api error', { path: req.path, error: (err as Error).message });
+      return json(500, { error: 'internal error' });
     });
+    Object.assign(response.headers, SECURITY_HEADERS);
+    response.headers['content-security-policy'] ??= CSP;
+    if (req.header('x-forwarded-proto') === 'https') response.headers['strict-transport-security'] = 'max-age=31536000';
+    return response;
+  };
+
+  const route = async (req: HubRequest): Promise<HubResponse> => {
+    if (!hostAllowed(req.header('host'), hosts)) {
+      return json(421, { error: `this hub does not answer to Host ${JSON.stringify(req.header('host').slice(0, 100))}; add it to OBSERV_HUB_ALLOWED_HOSTS if it is yours` });
+    }
+    const isApi = req.path === '/api' || req.path.startsWith('/api/');
+    if ((isApi || req.method !== 'GET' && req.method !== 'HEAD') && crossOrigin(req)) {
+      return json(403, { error: 'cross-origin requests are refused (open the dashboard from this hub itself)' });
+    }
+    const match = routes.match(req.method, req.path);
+    if (match && 'handler' in match) {
+      if (req.method === 'POST' && !/^application\/json\s*(;|$)/i.test(req.header('content-type'))) {
+        return json(415, { error: 'send the request body as application/json' });
+      }
+      return match.handler({ ...req, query: new URLSearchParams(req.rawQuery), params: match.params, client: clientAddress(req, trustProxy) });
+    }
+    if (match) return json(405, { error: `${req.method} is not allowed here` }, { allow: match.allow.join(', ') });
+    if (isApi) return json(404, { error: 'no such API endpoint' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: `${req.method} is not allowed here` }, { allow: 'GET, HEAD' });
+    return staticFiles.serve(req) ?? { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'not found' };
+  };
+
+  // ---- /live ----
+  const sockets = new Set<LiveSocket<LiveUserData>>();
+  const perAddress = new Map<string, number>();
+  const closeSessionSockets = (session: string) => {
+    for (const ws of sockets) if (ws.data.session === session) ws.close(LIVE_CLOSE.loggedOut, 'logged out');
+  };
+  const refuse = (status: number, error: string): UpgradeVerdict<LiveUserData> => ({ accept: false, response: json(status, { error }, { ...SECURITY_HEADERS }) });
+  const live = new LiveFeed(options.databaseUrl, pool, {
+    publish: (topic, message) => transport.publish(topic, message),
+    numSubscribers: (topic) => transport.numSubscribers(topic),
+  }, stats, log);
+
+  const { transport, reason } = createTransport<LiveUserData>(transportChoice, {
+    handler: handle,
+    livePath: '/live',
+    limits: { maxBodyBytes: MAX_BODY_BYTES, maxPayloadBytes: 16 * 1024, maxBufferedBytes: maxBuffered, idleTimeoutSeconds: 120 },
+    onError: (err) => log('error', 'request failed', { error: err.message }),
+    live: {
+      upgrade: (req) => {
+        if (!hostAllowed(req.header('host'), hosts)) return refuse(421, 'Host not allowed');
+        // Browsers always send Origin on a WebSocket handshake: only the dashboard's own origin may open one.
+        if (crossOrigin(req)) return refuse(403, 'cross-origin WebSocket refused');
+        if (!authorized(req)) return refuse(401, 'log in first (POST /api/session)');
+        const client = clientAddress(req, trustProxy);
+        if (sockets.size >= maxClients) { stats.wsRefused++; return refuse(503, `the hub has ${maxClients} live connections already`); }
+        if ((perAddress.get(client) ?? 0) >= maxClientsPerAddress) { stats.wsRefused++; return refuse(429, `at most ${maxClientsPerAddress} live connections per client`); }
+        return { accept: true, data: { topics: new Set(), client, session: auth ? readCookie(req.header('cookie'), SESSION_COOKIE) : null } };
+      },
+      open: (ws) => {
+        sockets.add(ws);
+        perAddress.set(ws.data.client, (perAddress.get(ws.data.client) ?? 0) + 1);
+        stats.wsClients++;
+        ws.subscribe('fleet');
+        ws.data.topics.add('fleet');
+        ws.send(JSON.stringify({ type: 'hello', topics: ['fleet'] }));
+      },
+      message: (ws, text) => {
+        let msg: { subscribe?: unknown; unsubscribe?: unknown };
+        try { msg = JSON.parse(text) as typeof msg; } catch { return; }
+        if (typeof msg !== 'object' || msg === null) return;
+        const topics = ws.data.topics;
+        const topicOk = (t: unknown): t is string => typeof t === 'string' && TOPIC.test(t);
+        let ready: Promise<void> | null = null;
+        if (topicOk(msg.subscribe) && !topics.has(msg.subscribe)) {
+          if (topics.size >= MAX_TOPICS_PER_SOCKET) { ws.close(LIVE_CLOSE.tooManyTopics, `at most ${MAX_TOPICS_PER_SOCKET} topics per connection`); return; }
+          if (msg.subscribe.startsWith('logs/') && transport.numSubscribers(msg.subscribe) === 0) ready = live.watchLogs(msg.subscribe.slice('logs/'.length));
+          ws.subscribe(msg.subscribe);
+          topics.add(msg.subscribe);
+        }
+        if (topicOk(msg.unsubscribe) && topics.delete(msg.unsubscribe)) ws.unsubscribe(msg.unsubscribe);
+        // A live tail is confirmed once its starting point is read: every line committed after
+        // "subscribed" reaches the client.
+        const confirm = () => ws.send(JSON.stringify({ type: 'subscribed', topics: [...topics] }));
+        if (ready) void ready.then(confirm); else confirm();
+      },
+      close: (ws, code) => {
+        if (!sockets.delete(ws)) return;
+        const left = (perAddress.get(ws.data.client) ?? 1) - 1;
+        if (left <= 0) perAddress.delete(ws.data.client); else perAddress.set(ws.data.client, left);
+        stats.wsClients--;
+        // A socket dropped past maxBackpressure gets no close frame: code 1006 from our side.
+        if (code === 1006) stats.wsDropped++;
+      },
+    },
   });
+
+  // Sessions expire: their sockets are closed within a minute, as a logout closes them at once.
+  const sessionSweep = auth ? setInterval(() => {
+    for (const ws of sockets) if (ws.data.session && !auth.check(`${SESSION_COOKIE}=${ws.data.session}`)) ws.close(LIVE_CLOSE.loggedOut, 'session expired');
+  }, 60_000) : null;
+  sessionSweep?.unref();
+
+  const cleanup = async () => {
+    if (sessionSweep) clearInterval(sessionSweep);
+    await transport.close();
+    await live.close();
+    await Promise.all([pool.end().catch(() => {}), searchPool.end().catch(() => {})]);
+  };
 
   await live.start().catch(async (err: Error) => {
-    await pool.end().catch(() => {});
+    await cleanup();
     throw new ObservError('OBS_ERR_DB_UNREACHABLE', `the hub cannot LISTEN on the database: ${err.message}`, { cause: err });
   });
-
-  const listenSocket = await new Promise<unknown>((resolve, reject) => {
-    app.listen(host, options.port ?? 8080, (token) => {
-      if (token) resolve(token);
-      else reject(new ObservError('OBS_ERR_USAGE', `cannot listen on ${host}:${options.port ?? 8080} (address in use or not available)`));
-    });
-  }).catch(async (err) => { await live.close(); await pool.end(); throw err; });
-  const port = uws.us_socket_local_port(listenSocket as never);
+  const port = await transport.listen(host, options.port ?? 8080).catch(async (err) => { await cleanup(); throw err; });
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}`;
+  log('info', `listening on ${url} over ${transport.name}`, { transport: transport.name, why: reason });
 
   // Background work. Alerting runs its rules on one leader among all hubs (advisory lock); the
   // maintenance jobs take their own lock. Neither may keep the dashboard from serving.
@@ -347,7 +333,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     alerting = await startAlerting({
       databaseUrl: options.databaseUrl, pool, log,
       configFile: options.alertsFile ?? (process.env.OBSERV_ALERTS_FILE || undefined),
-      dashboardUrl: options.publicUrl ?? (process.env.OBSERV_HUB_PUBLIC_URL || url),
+      dashboardUrl: publicUrl ?? url,
     }).catch((err: Error) => {
       if (err instanceof ConfigError) throw err;
       log('error', 'alerting did not start', { error: err.message });
@@ -359,39 +345,26 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   return {
     url,
     port,
-    implementation,
+    implementation: transport.name,
+    transportReason: reason,
     authRequired: auth !== null,
     stats,
     close() {
-      if (!closing) {
-        closing = (async () => {
-          uws.us_listen_socket_close(listenSocket as never);
-          await alerting?.stop();
-          await maintenance?.stop();
-          await live.close();
-          (app as unknown as { close?: () => void }).close?.();
-          await pool.end().catch(() => {});
-        })();
-      }
+      closing ??= (async () => {
+        await alerting?.stop();
+        await maintenance?.stop();
+        await cleanup();
+      })();
       return closing;
     },
   };
 }
 
-function originHost(origin: string): string | null {
-  try { return new URL(origin).host; } catch { return null; }
-}
-
-/** Reads a request body up to `limit` bytes (uWS hands it over in chunks that must be copied). */
-function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.onData((chunk, isLast) => {
-      size += chunk.byteLength;
-      if (size > limit) { reject(new BadRequest(`body larger than ${limit} bytes`)); return; }
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) resolve(Buffer.concat(chunks));
-    });
-  });
+/** A JSON object body; an empty body is {}. */
+function parseJsonBody(body: Buffer): Record<string, unknown> {
+  if (!body.length) return {};
+  let parsed: unknown;
+  try { parsed = JSON.parse(body.toString('utf8')); } catch { throw new BadRequest('body must be a JSON object'); }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BadRequest('body must be a JSON object');
+  return parsed as Record<string, unknown>;
 }

@@ -52,7 +52,7 @@ test('with a password, the API and /live need the session cookie a login hands o
     ws.once('error', () => {});
   });
   assert.equal(await wsStatus({}), 401);
-  assert.equal(await wsStatus({ cookie, origin: 'https://evil.example' }), 401);
+  assert.equal(await wsStatus({ cookie, origin: 'https://evil.example' }), 403, 'a cross-origin handshake is refused even with the cookie');
   assert.equal(await wsStatus({ cookie, origin: hub.url }), 'open');
 
   await fetch(`${hub.url}/api/session`, { method: 'DELETE', headers: { cookie } });
