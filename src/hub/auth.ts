@@ -19,11 +19,8 @@ export const DEFAULT_USER = 'admin';
 export const LOCAL_USER = 'local';
 const USER_NAME = /^[^\u0000-\u001f\u007f]{1,64}$/;
 
-/** The body of POST /api/session: `{"password": "…", "name": "…"}` (name optional). */
-export function parseLoginBody(raw: Buffer | string): { password: string; name: string } {
-  let body: { password?: unknown; name?: unknown };
-  try { body = JSON.parse(raw.toString()) as typeof body; } catch { throw new BadRequest('body must be JSON: {"password": "…"}'); }
-  if (body === null || typeof body !== 'object') throw new BadRequest('body must be JSON: {"password": "…"}');
+/** The (parsed JSON) body of POST /api/session: `{"password": "…", "name": "…"}` (name optional). */
+export function loginFields(body: Record<string, unknown>): { password: string; name: string } {
   const { password, name } = body;
   if (typeof password !== 'string' || !password) throw new BadRequest('password is required');
   if (name === undefined || name === null || (typeof name === 'string' && !name.trim())) return { password, name: DEFAULT_USER };

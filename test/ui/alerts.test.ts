@@ -101,6 +101,8 @@ test('with no channel anywhere, the alerts view says nothing is sent and shows t
   await hint.waitFor({ timeout: 20_000 });
   assert.match((await hint.textContent()) ?? '', /No channel configured: alerts are recorded here, but nothing is sent\. Start the hub with --alerts FILE/);
   assert.match((await hint.locator('pre').textContent()) ?? '', /^channels:\n {2}- name: ops-webhook\n {4}type: webhook\n {4}url: /);
+  // The leader records its rules just after it is elected: wait for the list, not only the hint.
+  await page.locator('[data-testid=alert-rules] li[data-rule=health-check-failing]').waitFor({ timeout: 20_000 });
   assert.match((await page.locator('[data-testid=alert-rules]').textContent()) ?? '', /health-check-failing — .* · no channel configured/);
   assert.equal(await page.locator('[data-testid=current-problems]').textContent(), 'No problems right now.');
   await screenshot(page, 'hub-alerts-no-channel-390.png');

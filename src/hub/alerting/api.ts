@@ -88,19 +88,13 @@ export function parseAlertsQuery(q: URLSearchParams): AlertsQuery {
 }
 
 /**
- * The body of POST /api/alerts/:id/ack: empty, or JSON `{"note": "…"}` (`comment` is the older name).
- * Who acknowledged is not taken from the body: the hub records the request's user.
+ * The note in the (parsed JSON) body of POST /api/alerts/:id/ack: `{"note": "…"}`, or `comment`, its
+ * older name. Who acknowledged is not taken from the body: the hub records the request's user.
  */
-export function parseAckBody(raw: Buffer | string): { note?: string } {
-  const text = raw.toString();
-  if (!text.trim()) return {};
-  let body: unknown;
-  try { body = JSON.parse(text); } catch { throw new BadRequest('body must be JSON: {"note": "…"}'); }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequest('body must be a JSON object: {"note": "…"}');
-  const { note, comment } = body as { note?: unknown; comment?: unknown };
-  const given = note ?? comment;
+export function ackNote(body: Record<string, unknown>): string | undefined {
+  const given = body.note ?? body.comment;
   if (given !== undefined && given !== null && typeof given !== 'string') throw new BadRequest('note must be a string');
-  return typeof given === 'string' && given.trim() ? { note: given.trim() } : {};
+  return typeof given === 'string' && given.trim() ? given.trim() : undefined;
 }
 
 export interface AlertsApi {

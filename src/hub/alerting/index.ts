@@ -30,7 +30,7 @@ import { Leadership } from './leader.js';
 
 export { loadAlertConfig, parseAlertConfig, defaultAlertConfig, DEFAULT_RULES } from './config.js';
 export type { AlertConfig, AlertRule, Channel, MaintenanceWindow } from './config.js';
-export { alertsApi, parseEventQuery, parseAlertsQuery, parseAckBody, AlertApiError } from './api.js';
+export { alertsApi, parseEventQuery, parseAlertsQuery, ackNote, AlertApiError } from './api.js';
 export type { AlertsApi, AlertEventQuery, AlertsQuery } from './api.js';
 
 export type AlertLog = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
