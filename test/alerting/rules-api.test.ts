@@ -91,7 +91,7 @@ rules:
 
   await assert.rejects(api.ack(999_999), (err: AlertApiError) => err.status === '404 Not Found');
   await assert.rejects(api.events({ limit: 0 }), (err: AlertApiError) => err.status === '400 Bad Request');
-  assert.throws(() => parseEventQuery(new URLSearchParams('limit=ten')), /limit must be a positive integer/);
+  assert.throws(() => parseEventQuery(new URLSearchParams('limit=ten')), /limit must be an integer from 1 to 500/);
 
   const page1 = await api.events(parseEventQuery(new URLSearchParams('limit=2&vps=vps-1'))) as { events: { id: number; kind: string; notifications: { status: string }[] }[]; nextBefore: number };
   assert.equal(page1.events.length, 2);
