@@ -16,12 +16,12 @@ import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
 import { parseHealthQuery, queryHealth } from './api/health.js';
 import { parseLogQuery, searchLogs } from './api/logs.js';
 import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
-import { alertsApi, parseAckBody, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
+import { alertsApi, ackNote, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
 import { parseUptimeQuery, queryUptime } from './api/uptime.js';
 import { cachedPublicStatus, loadStatusPage, parseStatusPage, type StatusPageConfig, type StatusPageInput } from './api/public-status.js';
-import { clientKey, parseLoginBody, readCookie, requestUser, resolveAuth, SESSION_COOKIE, SessionAuth, trustProxyHops, type AuthConfig } from './auth.js';
+import { clientKey, loginFields, readCookie, requestUser, resolveAuth, SESSION_COOKIE, SessionAuth, trustProxyHops, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
 import { createTransport, parseTransportChoice, type TransportChoice } from './transport/index.js';
 import type { HubRequest, HubResponse, LiveSocket, UpgradeVerdict } from './transport/types.js';
@@ -168,7 +168,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   });
   routes.post('/api/session', async (req) => {
     if (!auth) return json(200, { authRequired: false, authenticated: true });
-    const { password, name } = parseLoginBody(req.body);
+    const { password, name } = loginFields(parseJsonBody(req.body));
     const session = await auth.login(password, req.client, name);
     if (session === 'throttled') return json(429, { error: 'too many failed attempts; wait a minute' });
     if (session === null) return json(401, { error: 'wrong password' });
@@ -210,7 +210,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   routes.post('/api/alerts/:id/ack', action(async (req, user) => {
     const id = Number(req.params[0]);
     if (!/^\d{1,15}$/.test(req.params[0]!) || !Number.isSafeInteger(id) || id <= 0) throw new BadRequest('alert id must be a positive integer');
-    return alerts.ack(id, { by: user, comment: parseAckBody(req.body).note });
+    return alerts.ack(id, { by: user, comment: ackNote(parseJsonBody(req.body)) });
   }));
   routes.post('/api/alert-channels/:name/test', action(async (req, user) => {
     if (!alerting) throw new BadRequest('alerting is not running on this hub (started with alerting off, or it failed to start)');
