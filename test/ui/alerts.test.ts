@@ -74,7 +74,7 @@ rules:
   await first.locator('[data-testid=ack-form] button[type=submit]').click();
   const acknowledged = page.locator('[data-testid=acknowledged]').first();
   await acknowledged.waitFor({ timeout: 10_000 });
-  assert.match((await acknowledged.textContent()) ?? '', /^acknowledged by local \ds ago$/);
+  assert.match((await acknowledged.textContent()) ?? '', /^acknowledged by local \d+ ?s ago$/);
   assert.equal(await page.locator('[data-testid=ack-note]').first().textContent(), '“restarting the shop”');
   const state = await db.client.query(`SELECT acknowledged_by FROM alert_state WHERE acknowledged_at IS NOT NULL`);
   assert.deepEqual(state.rows.map((r) => r.acknowledged_by), ['local']);

@@ -141,7 +141,7 @@ export function checkQueryText(q: string): void {
 export function parseLevels(raw: string | null): string[] {
   const out = new Set<string>();
   for (const given of (raw ?? '').split(',').map((l) => l.trim()).filter(Boolean)) {
-    const level = given.length <= 16 ? normalizeLevel(given) : null;
+    const level = given.length <= 16 && /^[A-Za-z]+$/.test(given) ? normalizeLevel(given) : null;
     if (!level) throw new BadRequest(`level: unknown level ${JSON.stringify(given.slice(0, 20))} (known: ${KNOWN_LEVELS.join(', ')}; a comma-separated list)`);
     out.add(level);
   }
