@@ -8,6 +8,13 @@
 // as is: a re-exec there means a parent process waiting beside the agent, which costs more private
 // memory than the flags save, so the unit passes the flags instead.
 'use strict';
+const args = process.argv.slice(2);
+// --help and --version are the CLI's (one usage text, one version line): it answers them, and the
+// agent's lean path below stays free of its modules.
+if (args.includes('--help') || args.includes('-h') || (args.length === 1 && (args[0] === '--version' || args[0] === '-v'))) {
+  import('../dist/src/cli.js').then((cli) => cli.main(['agent', ...(args[0] === '-v' ? ['--version'] : args)]));
+  return;
+}
 const agent = require('../dist/agent/obs-agent.cjs');
 
 // The V8 flags for this Node line (agentV8Flags: --max-opt=2 on Node ≥ 24) only work on the command
