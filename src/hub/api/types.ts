@@ -297,8 +297,13 @@ export type LiveMessage =
 export interface CheckUptime {
   vps: string;
   url: string;
+  /** Percent of successful checks per window; null when there were none. */
   uptime: Record<'24h' | '7d' | '30d' | '90d', number | null>;
+  /** The counts behind `uptime`. */
+  counts: Record<'24h' | '7d' | '30d' | '90d', { checks: number; failures: number }>;
+  /** 90 daily bars (UTC days), oldest first. */
   days: { day: string; checks: number; failures: number }[];
+  /** The newest results, oldest first. */
   recent: { t: string; ok: boolean; ms: number | null }[];
 }
 

@@ -5,6 +5,7 @@
 // has folded, and from raw health_checks after the newest folded hour of each check: every check is
 // counted once, whichever the retention has kept. Without the rollup table, raw rows only.
 // The public status page (api/public-status.ts) reads the same numbers.
+import type { CheckUptime } from './types.js';
 import type { PgPool } from '../../db/pg.js';
 import { optionalName, rejectUnknown, requiredName } from './params.js';
 import { rollupColumns } from './series.js';
@@ -21,18 +22,7 @@ export interface DayBar {
   failures: number;
 }
 
-export interface CheckUptime {
-  vps: string;
-  url: string;
-  /** Percent of successful checks per window; null when there were none. */
-  uptime: Record<UptimeWindow, number | null>;
-  /** The counts behind `uptime`. */
-  counts: Record<UptimeWindow, { checks: number; failures: number }>;
-  /** UPTIME_DAYS bars, oldest first. */
-  days: DayBar[];
-  /** The newest results, oldest first. */
-  recent: { t: string; ok: boolean; ms: number | null }[];
-}
+export type { CheckUptime } from './types.js';
 
 export interface UptimeQuery {
   app: string;
