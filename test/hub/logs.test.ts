@@ -234,28 +234,36 @@ test('a phrase that is costly to recheck is cut by its statement time bound and 
   pool.on('error', () => {});
   t.after(() => pool.end());
   // A statement bound a quarter of what the whole-range recheck takes on this machine (and above
-  // the fixed cost of a statement, so that short slices get through).
-  const t0 = performance.now();
-  await pool.query(`SELECT count(*) FROM log_entries WHERE search @@ websearch_to_tsquery('english', '"user login"')`);
-  const wholeRangeMs = performance.now() - t0;
-  const statementTimeoutMs = Math.max(10, Math.round(wholeRangeMs / 4));
-  const tuning = { ...(await import('../../src/hub/api/logs.js')).DEFAULT_TUNING, statementTimeoutMs, emptyPageBudgetMs: 3 * statementTimeoutMs, budgetMs: statementTimeoutMs };
-  const found: string[] = [];
-  let cursor: string | null = null;
+  // the fixed cost of a statement, so that short slices get through). Timed warm, the fastest of
+  // three; if a busy machine still let every statement through, the bound is halved and the walk
+  // repeated (every walk must find every match, cut or not).
+  let wholeRangeMs = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await pool.query(`SELECT count(*) FROM log_entries WHERE search @@ websearch_to_tsquery('english', '"user login"')`);
+    wholeRangeMs = Math.min(wholeRangeMs, performance.now() - t0);
+  }
+  let statementTimeoutMs = Math.max(10, Math.round(wholeRangeMs / 4));
+  let tuning = (await import('../../src/hub/api/logs.js')).DEFAULT_TUNING;
   let cut = 0;
   let partial = 0;
-  let requests = 0;
-  do {
-    const r: LogSearchResult = await searchLogs(pool, parseLogQuery(new URLSearchParams(`q=${encodeURIComponent('"user login"')}&limit=500${cursor ? `&cursor=${cursor}` : ''}`)), tuning);
-    found.push(...r.entries.map((e) => e.message));
-    cut += r.plan.cutStatements;
-    if (r.partial) partial++;
-    cursor = r.nextCursor;
-  } while (cursor && ++requests < 2_000);
-  assert.ok(cut > 0, `some statements were cut by their time bound (${statementTimeoutMs} ms; the whole range took ${Math.round(wholeRangeMs)} ms)`);
+  for (let attempt = 0; attempt < 4 && cut === 0; attempt++, statementTimeoutMs = Math.max(5, Math.round(statementTimeoutMs / 2))) {
+    tuning = { ...tuning, statementTimeoutMs, emptyPageBudgetMs: 3 * statementTimeoutMs, budgetMs: statementTimeoutMs };
+    const found: string[] = [];
+    let cursor: string | null = null;
+    let requests = 0;
+    do {
+      const r: LogSearchResult = await searchLogs(pool, parseLogQuery(new URLSearchParams(`q=${encodeURIComponent('"user login"')}&limit=500${cursor ? `&cursor=${cursor}` : ''}`)), tuning);
+      found.push(...r.entries.map((e) => e.message));
+      cut += r.plan.cutStatements;
+      if (r.partial) partial++;
+      cursor = r.nextCursor;
+    } while (cursor && ++requests < 2_000);
+    assert.equal(cursor, null, `the cursors reached the end (${statementTimeoutMs} ms bound)`);
+    assert.deepEqual(found, planted, `every match exactly once, newest first (${statementTimeoutMs} ms bound)`);
+  }
+  assert.ok(cut > 0, `some statements were cut by their time bound (down to ${tuning.statementTimeoutMs} ms; the whole range took ${Math.round(wholeRangeMs)} ms)`);
   assert.ok(partial > 0, 'and answered with partial pages, not errors');
-  assert.equal(cursor, null, 'the cursors reached the end');
-  assert.deepEqual(found, planted, 'every match exactly once, newest first');
 
   // Twelve at once through the hub: each answers (200, partial or not, or 429 from the per-client
   // limit), none is a 500 after a statement timeout.

@@ -20,9 +20,11 @@
 // of common words: the planner multiplies the words' frequencies, but every line holding all of them
 // must be rechecked, since the GIN index has no positions). So each walk and each slice runs under a
 // savepoint with SET LOCAL statement_timeout; one that is cut is rolled back to its savepoint, and the
-// slice is shrunk and retried while the request's budget lasts. A request therefore costs at most
-// emptyPageBudgetMs + statementTimeoutMs of database time, whatever the query, and a partial page's
-// cursor carries the slice length that was cheap enough, so the next request makes progress too.
+// slice is shrunk and retried while the request's budget lasts, read line by line through the time
+// btree (through GIN, a short slice costs as much as the whole range: every candidate is rechecked
+// before the time bounds are applied, since the planner trusts its estimate of few matches). A request
+// therefore costs at most emptyPageBudgetMs + statementTimeoutMs of database time, whatever the query,
+// and a partial page's cursor carries the slice length that was cheap enough, so the next request makes progress too.
 // The query itself is bounded (characters, words, phrase length) before it reaches PostgreSQL.
 import type { PgPool, PgClient } from '../../db/pg.js';
 import { BadRequest, intParam, optionalName, parseTime, rejectUnknown } from './params.js';
@@ -224,16 +226,25 @@ async function estimateRows(client: PgClient, where: string, params: unknown[]):
   return r.rows[0]!['QUERY PLAN'][0].Plan['Plan Rows'];
 }
 
-/** Every match below `extra` bounds, newest first, from the indexes that collect matches (GIN, level btree); no ordered walk. */
-async function bitmapSearch(client: PgClient, q: LogQuery, before: { ts: string; id: string } | null, want: number, slice?: { lo: Date | null; hi: Date | null }): Promise<LogRow[]> {
+/**
+ * Every match below `extra` bounds, newest first, from the indexes that collect matches (GIN, level
+ * btree); no ordered walk. `lineByLine` reads the slice through the time btree instead and tests each
+ * line: its cost follows the lines in the slice, where the GIN route costs every candidate's recheck
+ * over the whole range, however short the slice (the planner, trusting its estimate, filters the
+ * time bounds after the recheck).
+ */
+async function bitmapSearch(client: PgClient, q: LogQuery, before: { ts: string; id: string } | null, want: number,
+  slice?: { lo: Date | null; hi: Date | null }, lineByLine = false): Promise<LogRow[]> {
   const c = buildConditions(q, before);
   if (slice?.lo) c.ordered.push(`timestamp >= ${c.p(slice.lo)}`);
   if (slice?.hi) c.ordered.push(`timestamp < ${c.p(slice.hi)}`);
   // Inside the caller's transaction; a failed query aborts it, so the reset is only needed on success.
-  await client.query('SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off');
+  // GIN has no plain index scan, so with bitmaps off the time btree drives the line-by-line read.
+  const planned = lineByLine ? 'enable_bitmapscan' : 'enable_indexscan = off; SET LOCAL enable_indexonlyscan';
+  await client.query(`SET LOCAL ${planned} = off`);
   const r = await client.query<LogRow>(
     `SELECT ${COLUMNS} FROM log_entries WHERE ${c.all()} ORDER BY timestamp DESC, id DESC LIMIT ${c.p(want)}`, c.params);
-  await client.query('SET LOCAL enable_indexscan = DEFAULT; SET LOCAL enable_indexonlyscan = DEFAULT');
+  await client.query(lineByLine ? 'SET LOCAL enable_bitmapscan = DEFAULT' : 'SET LOCAL enable_indexscan = DEFAULT; SET LOCAL enable_indexonlyscan = DEFAULT');
   return r.rows;
 }
 
@@ -291,25 +302,33 @@ async function slicedBitmap(client: PgClient, q: LogQuery, before: LogCursor | n
   let sliceMs = before?.sliceMs ?? tuning.initialSliceMs ??
     (estimatedMatches <= tuning.bitmapMinMatches ? spanMs + 1 : Math.max(60_000, (2 * want * spanMs) / Math.max(1, estimatedMatches)));
   let hi: Date | null = null;
+  // After the first cut, slices are read line by line: shrinking them then shrinks their cost.
+  let lineByLine = false;
   // Bounded: slices at least double while cheap, and every cut divides by 8 down to 1 ms.
   for (let round = 0; round < 1_000; round++) {
     const top: number = hi ? hi.getTime() : newest.getTime() + 1;
-    const lo: Date | null = top - sliceMs <= oldest.getTime() ? null : new Date(top - sliceMs);
+    // Both bounds always given, the last slice's at the oldest line: with only the cursor's row
+    // comparison to go by, the planner reads the whole table line by line.
+    const last = top - sliceMs <= oldest.getTime();
+    const lo = last ? oldest : new Date(top - sliceMs);
     if (budget.statementMs() < 1) return { ...out, stoppedAt: new Date(top), nextSliceMs: Math.round(sliceMs) }; // no time left to run one
     const started = performance.now();
-    const found = await withinTime(client, budget.statementMs(), outerTimeoutMs, () => bitmapSearch(client, q, before, want - out.rows.length, { lo, hi }));
+    const found = await withinTime(client, budget.statementMs(), outerTimeoutMs, () => bitmapSearch(client, q, before, want - out.rows.length, { lo, hi: new Date(top) }, lineByLine));
     out.slices++;
     if (found === null) {
-      // Too many lines to recheck in this slice: a shorter one, from the same place.
+      // Too many lines to recheck in this slice: a shorter one, from the same place, read line by line.
       out.cut++;
       sliceMs = Math.max(1, Math.floor(Math.min(sliceMs, top - oldest.getTime()) / 8));
+      lineByLine = true;
       if (budget.spent(out.rows.length)) return { ...out, stoppedAt: new Date(top), nextSliceMs: sliceMs };
       continue;
     }
     out.rows.push(...found);
-    if (out.rows.length >= want || lo === null) return out;
+    if (out.rows.length >= want || last) return out;
     // Cheap slices grow (a rare term covers the span in a few steps); an expensive one stays put.
-    if (performance.now() - started < tuning.budgetMs / 8) sliceMs *= found.length ? 4 : 16;
+    const tookMs = performance.now() - started;
+    if (tookMs < tuning.budgetMs / 8) sliceMs *= found.length ? 4 : 16;
+    else if (tookMs < tuning.statementTimeoutMs / 4) sliceMs *= 2;
     hi = lo;
     if (budget.spent(out.rows.length)) return { ...out, stoppedAt: lo, nextSliceMs: Math.round(sliceMs) };
   }
