@@ -24,7 +24,8 @@
 // btree (through GIN, a short slice costs as much as the whole range: every candidate is rechecked
 // before the time bounds are applied, since the planner trusts its estimate of few matches). A request
 // therefore costs at most emptyPageBudgetMs + statementTimeoutMs of database time, whatever the query,
-// and a partial page's cursor carries the slice length that was cheap enough, so the next request makes progress too.
+// and a partial page's cursor carries the slice length that was cheap enough, so the next request
+// makes progress too.
 // The query itself is bounded (characters, words, phrase length) before it reaches PostgreSQL.
 import type { PgPool, PgClient } from '../../db/pg.js';
 import { BadRequest, intParam, optionalName, parseTime, rejectUnknown } from './params.js';
@@ -227,24 +228,23 @@ async function estimateRows(client: PgClient, where: string, params: unknown[]):
 }
 
 /**
- * Every match below `extra` bounds, newest first, from the indexes that collect matches (GIN, level
+ * Every match in the time slice, newest first, from the indexes that collect matches (GIN, level
  * btree); no ordered walk. `lineByLine` reads the slice through the time btree instead and tests each
  * line: its cost follows the lines in the slice, where the GIN route costs every candidate's recheck
  * over the whole range, however short the slice (the planner, trusting its estimate, filters the
  * time bounds after the recheck).
  */
 async function bitmapSearch(client: PgClient, q: LogQuery, before: { ts: string; id: string } | null, want: number,
-  slice?: { lo: Date | null; hi: Date | null }, lineByLine = false): Promise<LogRow[]> {
+  slice: { lo: Date; hi: Date }, lineByLine: boolean): Promise<LogRow[]> {
   const c = buildConditions(q, before);
-  if (slice?.lo) c.ordered.push(`timestamp >= ${c.p(slice.lo)}`);
-  if (slice?.hi) c.ordered.push(`timestamp < ${c.p(slice.hi)}`);
-  // Inside the caller's transaction; a failed query aborts it, so the reset is only needed on success.
+  c.ordered.push(`timestamp >= ${c.p(slice.lo)}`, `timestamp < ${c.p(slice.hi)}`);
   // GIN has no plain index scan, so with bitmaps off the time btree drives the line-by-line read.
-  const planned = lineByLine ? 'enable_bitmapscan' : 'enable_indexscan = off; SET LOCAL enable_indexonlyscan';
-  await client.query(`SET LOCAL ${planned} = off`);
+  const settings = lineByLine ? ['enable_bitmapscan'] : ['enable_indexscan', 'enable_indexonlyscan'];
+  // Inside the caller's transaction; a failed query aborts it, so the reset is only needed on success.
+  await client.query(settings.map((name) => `SET LOCAL ${name} = off`).join('; '));
   const r = await client.query<LogRow>(
     `SELECT ${COLUMNS} FROM log_entries WHERE ${c.all()} ORDER BY timestamp DESC, id DESC LIMIT ${c.p(want)}`, c.params);
-  await client.query(lineByLine ? 'SET LOCAL enable_bitmapscan = DEFAULT' : 'SET LOCAL enable_indexscan = DEFAULT; SET LOCAL enable_indexonlyscan = DEFAULT');
+  await client.query(settings.map((name) => `SET LOCAL ${name} = DEFAULT`).join('; '));
   return r.rows;
 }
 
