@@ -95,7 +95,8 @@ function lookupUser(name: string): RunAs | null {
   return null;
 }
 
-function runAsUser(): RunAs | null {
+/** The unprivileged user servers run as when we are root (PostgreSQL and PgBouncer refuse root), else null. */
+export function runAsUser(): RunAs | null {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
   const user = lookupUser('postgres') ?? lookupUser('nobody');
   if (!user) {

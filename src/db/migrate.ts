@@ -1,5 +1,5 @@
-// Numbered, idempotent migrations from sql/migrations, applied in order, each once, under an advisory
-// lock so several hubs and agents starting together do not race. Every migration is written to be
+// Numbered, idempotent migrations from sql/migrations, applied in order, each once, under a transaction-scoped
+// advisory lock so several hubs and agents starting together do not race. Every migration is written to be
 // safe to run twice (IF NOT EXISTS, CREATE OR REPLACE), which is what lets sql/schema.sql — the same
 // files concatenated — be loaded by hand with psql as the spec shows.
 
@@ -35,30 +35,38 @@ const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS observ_schema_migrations (
   applied_at timestamptz NOT NULL DEFAULT now()
 );`;
 
-/** Applies what is missing; returns the names applied. */
+/**
+ * Applies what is missing; returns the names applied. Each migration runs in its own transaction
+ * under a transaction-scoped advisory lock, with the list of applied versions read inside it: nothing
+ * is held between transactions, so this works through PgBouncer in transaction pooling (a session
+ * lock could be taken on one server connection and released on another) and several processes
+ * starting together apply each migration once.
+ */
 export async function migrate(client: PgClient, dir = MIGRATIONS_DIR): Promise<string[]> {
   const applied: string[] = [];
-  await client.query('SELECT pg_advisory_lock(hashtext($1))', ['observ_migrate']);
-  try {
-    await client.query(BOOKKEEPING);
-    const done = new Set((await client.query<{ version: number }>('SELECT version FROM observ_schema_migrations')).rows.map((r) => r.version));
-    for (const m of listMigrations(dir)) {
-      if (done.has(m.version)) continue;
-      try {
-        await client.query('BEGIN');
-        await client.query(m.sql);
-        await client.query('INSERT INTO observ_schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [m.version, m.name]);
+  const all = listMigrations(dir);
+  for (;;) {
+    let m: Migration | undefined;
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['observ_migrate']);
+      await client.query(BOOKKEEPING);
+      const done = new Set((await client.query<{ version: number }>('SELECT version FROM observ_schema_migrations')).rows.map((r) => r.version));
+      m = all.find((x) => !done.has(x.version));
+      if (!m) {
         await client.query('COMMIT');
-        applied.push(m.name);
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw new ObservError('OBS_ERR_MIGRATION', `migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
+        return applied;
       }
+      await client.query(m.sql);
+      await client.query('INSERT INTO observ_schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [m.version, m.name]);
+      await client.query('COMMIT');
+      applied.push(m.name);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      if (!m) throw err;
+      throw new ObservError('OBS_ERR_MIGRATION', `migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
     }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['observ_migrate']).catch(() => {});
   }
-  return applied;
 }
 
 export async function schemaVersion(client: PgClient): Promise<number> {

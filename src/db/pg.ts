@@ -30,8 +30,12 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Client-side deadline per query (ms): node-postgres waits forever on a frozen server without it. */
   queryTimeoutMs?: number;
-  /** Server-side statement_timeout (ms). */
-  statementTimeoutMs?: number;
+  /**
+   * Server-side statement_timeout (ms), sent in the startup packet. `null` sends none: PgBouncer
+   * refuses a startup packet that carries it ("unsupported startup parameter"), so a client that may
+   * go through PgBouncer sets it per transaction with SET LOCAL instead.
+   */
+  statementTimeoutMs?: number | null;
   applicationName?: string;
 }
 
@@ -40,7 +44,7 @@ export function clientConfig(connectionString: string, options: ConnectOptions =
     connectionString,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     query_timeout: options.queryTimeoutMs ?? 30_000,
-    statement_timeout: options.statementTimeoutMs ?? 25_000,
+    ...(options.statementTimeoutMs === null ? {} : { statement_timeout: options.statementTimeoutMs ?? 25_000 }),
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     application_name: options.applicationName ?? 'observ',

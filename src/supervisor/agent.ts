@@ -130,6 +130,7 @@ export class Agent {
       spoolDir: join(c.stateDir, 'spool'),
       spoolMaxBytes: c.spoolMaxBytes,
       queryTimeoutMs: c.dbTimeout * 1000,
+      idleCloseMs: c.dbIdleClose * 1000,
       prepareConnection: (client) => this.prepareDatabase(client),
       log: (level, message, context) => this.log(level, message, { actor: 'writer', ...context }),
       // Durable in the spool is durable: the tailer may release those lines (they reach PostgreSQL from there).

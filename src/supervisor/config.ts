@@ -54,6 +54,8 @@ export interface AgentConfig {
   spoolMaxBytes: number;
   /** Seconds: deadline for each database statement and for one whole batch transaction (a frozen database is given up on after it). */
   dbTimeout: number;
+  /** Seconds without a batch after which the writer closes its database connection (0: keep it open). */
+  dbIdleClose: number;
   /** Path whose filesystem is reported as the spec's disk_percent / disk_gb. */
   diskPath: string;
   /** monitoring.service: the systemd unit whose cgroup holds the app (null: `{app}.service` when it exists). */
@@ -75,6 +77,9 @@ export const DEFAULTS = {
   maxLineBytes: 64 * 1024,
   spoolMaxMb: 256,
   dbTimeout: 30,
+  // Above the default flush interval, so a busy agent keeps one connection; an agent with little to
+  // send gives its slot back. The reconnect it costs is measured in docs/scale.md.
+  dbIdleClose: 20,
   deploymentsDir: '/opt/deployments',
   stateRoot: '/var/lib/observ',
 };
@@ -193,7 +198,7 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   };
 
   warnUnknown(m, ['enabled', 'postgres_url', 'collection_interval', 'health_checks', 'log_files', 'flush_interval',
-    'placement', 'max_line_bytes', 'spool_max_mb', 'db_timeout', 'disk_path', 'service'], base);
+    'placement', 'max_line_bytes', 'spool_max_mb', 'db_timeout', 'db_idle_close', 'disk_path', 'service'], base);
 
   const enabled = bool('enabled', DEFAULTS.enabled);
 
@@ -214,6 +219,7 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   const maxLineBytes = int(m, 'max_line_bytes', base, DEFAULTS.maxLineBytes, 1024, 16 * 1024 * 1024);
   const spoolMaxBytes = int(m, 'spool_max_mb', base, DEFAULTS.spoolMaxMb, 1, 1024 * 1024) * 1024 * 1024;
   const dbTimeout = int(m, 'db_timeout', base, DEFAULTS.dbTimeout, 1, 3600);
+  const dbIdleClose = int(m, 'db_idle_close', base, DEFAULTS.dbIdleClose, 0, 86400);
 
   let placement: Placement = DEFAULTS.placement;
   if (m.placement !== undefined && m.placement !== null) {
@@ -326,6 +332,7 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
     maxLineBytes,
     spoolMaxBytes,
     dbTimeout,
+    dbIdleClose,
     diskPath,
     service,
     releaseDir: ctx.releaseDir ?? join(DEFAULTS.deploymentsDir, ctx.app, 'current'),

@@ -19,6 +19,7 @@ export function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     maxLineBytes: 64 * 1024,
     spoolMaxBytes: 1024 * 1024,
     dbTimeout: 30,
+    dbIdleClose: 20,
     diskPath: '/',
     service: null,
     releaseDir: '/nonexistent/current',

@@ -23,7 +23,7 @@ export function agentConfig(logFiles: string[], maxLineBytes = 64 * 1024): Agent
   return {
     app: 'test-app', vpsName: 'test-vps', configFile: '/nonexistent/config.yml', stateDir: '/nonexistent/state',
     enabled: true, postgresUrl: 'postgresql://127.0.0.1/none', collectionInterval: 60, healthChecks: [],
-    logFiles, flushInterval: 5, placement: 'compact', maxLineBytes, spoolMaxBytes: 1 << 20, diskPath: '/', dbTimeout: 30, service: null, releaseDir: '/nonexistent/current',
+    logFiles, flushInterval: 5, placement: 'compact', maxLineBytes, spoolMaxBytes: 1 << 20, diskPath: '/', dbTimeout: 30, dbIdleClose: 20, service: null, releaseDir: '/nonexistent/current',
   };
 }
 

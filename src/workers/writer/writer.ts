@@ -77,6 +77,11 @@ export interface WriterOptions {
   connectTimeoutMs?: number;
   /** Deadline over one whole batch transaction, COPY included; the connection is destroyed when it passes. */
   flushTimeoutMs?: number;
+  /**
+   * The connection is closed once no batch has been stored for this long (ms; 0 keeps it open), so a
+   * database with fewer connection slots than agents still receives everything. Default 20 s.
+   */
+  idleCloseMs?: number;
   /** Reconnect backoff: base and cap (ms). */
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -283,6 +288,16 @@ export interface StoreIdentity {
   startedAt: string;
   /** Highest seq this agent has issued; a checkpoint above it (and above the clock in µs) is not its own. */
   seqCeiling?: number;
+  /**
+   * Server-side deadline per statement of the batch's transaction (ms), set with SET LOCAL: nothing in
+   * the write path is session-scoped, so it holds through PgBouncer in transaction pooling.
+   */
+  statementTimeoutMs?: number;
+}
+
+/** BEGIN, with a statement_timeout that ends with the transaction (one round trip: the simple protocol). */
+function beginWithTimeout(statementTimeoutMs: number | undefined): string {
+  return statementTimeoutMs ? `BEGIN; SET LOCAL statement_timeout = ${Math.max(1, Math.round(statementTimeoutMs))}` : 'BEGIN';
 }
 
 export interface StoreOutcome {
@@ -322,7 +337,7 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
   who: StoreIdentity, options: { rowByRow?: boolean; withoutAppColumns?: boolean } = {}): Promise<StoreOutcome> {
   const rejected: Record<string, number> = {};
   let checkpointAhead: StoreOutcome['checkpointAhead'];
-  await client.query('BEGIN');
+  await client.query(beginWithTimeout(who.statementTimeoutMs));
   try {
     // Keyed by the login (migration 040): a login that does not hold this vps/app is refused (42501).
     const cur = await client.query<{ batch_seq: string }>('SELECT observ_checkpoint_lock($1, $2) AS batch_seq', [who.vps, who.app]);
@@ -392,11 +407,22 @@ export function destroyClient(client: PgClient): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** WriterOptions.idleCloseMs by default; the agent takes monitoring.db_idle_close (config.ts DEFAULTS). */
+export const DEFAULT_IDLE_CLOSE_MS = 20_000;
+
+/** 53300 too_many_connections: the server (or the role's CONNECTION LIMIT) has no free slot. */
+function isNoFreeSlot(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) {
+    if (e.code === '53300') return true;
+  }
+  return false;
+}
+
 /** While the spool is full, at most this many samples/results/events wait in memory (thinned beyond). */
 const HELD_WHILE_FULL = { metrics: 120, probes: 600, events: 200 };
 
 type WriterOptionsFilled = WriterOptions & Required<Pick<WriterOptions, 'maxBatchRows' | 'maxBatchBytes' | 'queryTimeoutMs' |
-  'connectTimeoutMs' | 'flushTimeoutMs' | 'retryBaseMs' | 'retryMaxMs' | 'pauseAt' | 'resumeAt'>>;
+  'connectTimeoutMs' | 'flushTimeoutMs' | 'idleCloseMs' | 'retryBaseMs' | 'retryMaxMs' | 'pauseAt' | 'resumeAt'>>;
 
 export class Writer {
   private readonly o: WriterOptionsFilled;
@@ -425,6 +451,7 @@ export class Writer {
   private resumeSource: ResumeState['source'] = 'none';
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
   private closing: Promise<{ unflushedRows: number; spooledBatches: number }> | null = null;
   private closed = false;
@@ -445,6 +472,7 @@ export class Writer {
       queryTimeoutMs,
       connectTimeoutMs: Math.min(10_000, queryTimeoutMs),
       flushTimeoutMs: queryTimeoutMs,
+      idleCloseMs: DEFAULT_IDLE_CLOSE_MS,
       retryBaseMs: 250,
       retryMaxMs: 5000,
       pauseAt: 0.9,
@@ -694,8 +722,25 @@ export class Writer {
   }
 
   private drain(): Promise<void> {
-    if (!this.draining) this.draining = this.drainAll().finally(() => { this.draining = null; });
+    if (!this.draining) {
+      if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = null; }
+      this.draining = this.drainAll().finally(() => { this.draining = null; this.armIdleClose(); });
+    }
     return this.draining;
+  }
+
+  /** Closes the connection once nothing has been stored for idleCloseMs (re-armed after every drain). */
+  private armIdleClose(): void {
+    if (!this.o.idleCloseMs || !this.client || this.closed || this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      const c = this.client;
+      if (!c || this.draining || this.closed) return;
+      this.client = null;
+      this.log('debug', 'database connection closed after idle time', { idleCloseMs: this.o.idleCloseMs });
+      void c.end().catch(() => {});
+    }, this.o.idleCloseMs);
+    this.idleTimer.unref?.();
   }
 
   private async drainAll(): Promise<void> {
@@ -730,8 +775,11 @@ export class Writer {
         if (this.downSince === null) this.downSince = Date.now();
         const delay = Math.round(Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** Math.min(this.failures - 1, 20)) * (0.5 + Math.random() * 0.5));
         const refused = (err as { code?: unknown }).code === '42501'; // insufficient_privilege: another login holds this agent
+        const noSlot = isNoFreeSlot(err);
         this.log(refused ? 'error' : this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug',
-          refused ? "the database refused this agent's login; batches wait in the spool" : 'database write failed; batches wait in the spool',
+          refused ? "the database refused this agent's login; batches wait in the spool"
+            : noSlot ? 'the database has no free connection slot; batches wait in the spool and the agent retries (other agents free slots after monitoring.db_idle_close)'
+              : 'database write failed; batches wait in the spool',
           { ...(refused ? { code: 'OBS_ERR_AGENT_LOGIN' } : {}), error: (err as Error).message, seq: record.header.seq, attempt: this.failures,
             retryInMs: delay, spoolBatches: spool.pendingRecords, spoolBytes: spool.bytes });
         if (!this.closed && !this.retryTimer) {
@@ -771,7 +819,7 @@ export class Writer {
 
   private async storeWithDeadline(client: PgClient, record: SpoolRawRecord): Promise<StoreOutcome> {
     const who = { vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval, startedAt: this.startedAt,
-      seqCeiling: this.seqCeiling() };
+      seqCeiling: this.seqCeiling(), statementTimeoutMs: this.statementTimeoutMs };
     const run = async (): Promise<StoreOutcome> => {
       await this.ensurePartitions(client);
       const withoutAppColumns = this.schemaLacksAppColumns;
@@ -809,8 +857,13 @@ export class Writer {
   private async ensurePartitions(client: PgClient): Promise<void> {
     const day = new Date().toISOString().slice(0, 10);
     if (day === this.partitionDay) return;
-    await client.query('SELECT observ_ensure_partitions()');
+    await client.query(`${beginWithTimeout(this.statementTimeoutMs)}; SELECT observ_ensure_partitions(); COMMIT`);
     this.partitionDay = day;
+  }
+
+  /** statement_timeout a little below query_timeout, so the server gives up first and says why. */
+  private get statementTimeoutMs(): number {
+    return Math.max(500, this.o.queryTimeoutMs - Math.min(1000, this.o.queryTimeoutMs / 10));
   }
 
   private async connection(): Promise<PgClient> {
@@ -821,7 +874,8 @@ export class Writer {
       client = await connect(this.o.postgresUrl, {
         connectTimeoutMs: this.o.connectTimeoutMs,
         queryTimeoutMs: this.o.queryTimeoutMs,
-        statementTimeoutMs: Math.max(500, this.o.queryTimeoutMs - Math.min(1000, this.o.queryTimeoutMs / 10)),
+        // Set per transaction instead (storeEncoded): PgBouncer refuses it in the startup packet.
+        statementTimeoutMs: null,
         applicationName: `obs-agent ${this.o.app}`,
       });
     } catch (err) {
@@ -895,6 +949,7 @@ export class Writer {
         const until = Date.now() + deadlineMs;
         this.closed = true;
         if (this.timer) { clearInterval(this.timer); this.timer = null; }
+        if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = null; }
         if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
         this.seal();
         // Everything sealed is durable in the spool, so with the database down there is nothing to wait
