@@ -136,6 +136,12 @@ async function readHead(handle: FileHandle, length: number): Promise<Buffer> {
   return buf.subarray(0, got);
 }
 
+/** The first bytes are still the ones seen: a read past them continues what was read before. */
+async function headUnchanged(file: TrackedFile): Promise<boolean> {
+  const head = await readHead(file.handle, file.prefix.length);
+  return head.equals(file.prefix);
+}
+
 async function statOrNull(path: string): Promise<Stats | null> {
   try {
     return await stat(path);
@@ -647,6 +653,12 @@ export class FileFollower {
       const pos = file.position;
       const { bytesRead } = await file.handle.read(this.chunk, 0, this.chunk.length, pos);
       if (bytesRead === 0) break;
+      if (file === this.live && pos > 0 && file.prefix.length > 0 && pos >= file.prefix.length && !(await headUnchanged(file))) {
+        // Truncated and regrown past `pos` while this read was in flight: what it returned is the middle of
+        // the new content, not the continuation. Nothing of it is used; reading restarts at 0.
+        await this.onTruncated(file, await file.handle.stat());
+        continue;
+      }
       budget.left -= bytesRead;
       const data = this.chunk.subarray(0, bytesRead);
       if (pos < FINGERPRINT_BYTES && pos <= file.prefix.length) {
