@@ -189,3 +189,14 @@ test('a monitoring.service that is not a service unit name names file, line and 
   assert.match(issuesOf(base + '  service: 42\n'), /config\.yml:3 monitoring\.service must be a systemd unit name such as my-app\.service \(got 42\)/);
   assert.match(issuesOf(base + '  service: ""\n'), /config\.yml:3 monitoring\.service must be a systemd unit name/);
 });
+
+test('monitoring.db_idle_close: 20 s by default, 0 keeps the connection open, bad values name file, line and field', () => {
+  const base = 'monitoring:\n  postgres_url: postgresql://u:p@h/db\n';
+  const load = (extra: string) => loadAgentConfig({ app: 'my-app', configFile: deployment(base + extra).file, env: {}, warn: () => {} });
+  assert.equal(load('').dbIdleClose, 20);
+  assert.equal(load('  db_idle_close: 0\n').dbIdleClose, 0);
+  assert.equal(load('  db_idle_close: 300\n').dbIdleClose, 300);
+  assert.match(issuesOf(base + '  db_idle_close: -1\n'), /config\.yml:3 monitoring\.db_idle_close must be ≥ 0 \(got -1\)/);
+  assert.match(issuesOf(base + '  db_idle_close: 2.5\n'), /config\.yml:3 monitoring\.db_idle_close must be an integer \(got 2\.5\)/);
+  assert.match(issuesOf(base + '  db_idle_close: 100000\n'), /config\.yml:3 monitoring\.db_idle_close must be ≤ 86400 \(got 100000\)/);
+});
