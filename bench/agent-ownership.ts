@@ -14,10 +14,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedPostgres } from '../src/db/embedded.js';
+import { benchServer } from './lib/server.js';
+import { batch } from './lib/batch.js';
 import { connect, type PgClient } from '../src/db/pg.js';
 import { migrate, MIGRATIONS_DIR } from '../src/db/migrate.js';
-import { copyChunks, encodeBatch, storeEncoded, type Batch } from '../src/workers/writer/writer.js';
+import { copyChunks, encodeBatch, storeEncoded } from '../src/workers/writer/writer.js';
 import type { SpoolSections } from '../src/workers/writer/spool.js';
 
 const require = createRequire(import.meta.url);
@@ -25,24 +26,12 @@ const flushes = Number(process.argv[2] ?? 200);
 const ROLES_SQL = readFileSync(fileURLToPath(new URL('../../sql/roles.sql', import.meta.url)), 'utf8');
 const who = { vps: 'vps1', app: 'shop', collectionInterval: 60, startedAt: new Date().toISOString() };
 const COLUMNS: Array<[keyof SpoolSections, string, string]> = [
-  ['metrics', 'vps_metrics', 'timestamp, vps_name, app_name, cpu_percent, memory_percent, memory_mb, disk_percent, disk_gb, load_avg_1m, load_avg_5m, load_avg_15m, cpu_user, cpu_system, cpu_iowait, cpu_steal, memory_available_mb, swap_percent, swap_used_mb, disk_free_gb, disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps, uptime_seconds, mounts'],
+  ['metrics', 'vps_metrics', 'timestamp, vps_name, app_name, cpu_percent, memory_percent, memory_mb, disk_percent, disk_gb, load_avg_1m, load_avg_5m, load_avg_15m, cpu_user, cpu_system, cpu_iowait, cpu_steal, memory_available_mb, swap_percent, swap_used_mb, disk_free_gb, disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps, uptime_seconds, mounts, app_source, app_processes, app_cpu_percent, app_rss_mb, app_threads, app_open_files, app_restarts'],
   ['health', 'health_checks', 'timestamp, vps_name, app_name, url, status_code, response_time_ms, success, error_message, cert_days_left'],
   ['logs', 'log_entries', 'timestamp, vps_name, app_name, level, message, context, logger, exception, source_file, flags, raw'],
   ['events', 'agent_events', 'timestamp, vps_name, app_name, kind, detail'],
 ];
 
-function batch(seq: number, logs: number): Batch {
-  const now = new Date().toISOString();
-  return { seq, createdAt: now,
-    metrics: [{ timestamp: now, cpuPercent: 12, cpuUser: 8, cpuSystem: 4, cpuIowait: 0, cpuSteal: 0, memoryPercent: 40, memoryMb: 800, memoryAvailableMb: 1200,
-      swapPercent: 0, swapUsedMb: 0, diskPercent: 55, diskGb: 20, diskFreeGb: 16, diskReadBps: 0, diskWriteBps: 0, netRxBps: 100, netTxBps: 50,
-      loadAvg1m: 0.5, loadAvg5m: 0.4, loadAvg15m: 0.3, uptimeSeconds: 1000, mounts: [] }],
-    probes: [{ timestamp: now, url: 'http://127.0.0.1:8000/health', statusCode: 200, responseTimeMs: 3, success: true, errorMessage: null, certDaysLeft: null }],
-    logs: Array.from({ length: logs }, (_, i) => ({ timestamp: now, level: 'INFO', logger: 'shop', message: `request handled path=/api/orders/${i} status=200`,
-      context: { request_id: i }, exception: null, flags: [], raw: null, sourceFile: '/var/log/shop.log' })),
-    events: [{ timestamp: now, kind: 'bench', detail: {} }],
-    files: [{ path: '/var/log/shop.log', identity: { dev: 1, ino: 2, fingerprint: 'ab' }, offset: seq * 100 }] };
-}
 
 /** The writer's statements before migration 040 (its checkpoint by plain INSERT/SELECT … FOR UPDATE/UPDATE). */
 async function storeBefore(client: PgClient, seq: number, sections: SpoolSections): Promise<void> {
@@ -100,18 +89,12 @@ async function timeFlushes(stores: Array<(seq: number, sections: SpoolSections) 
 }
 
 async function main(): Promise<void> {
-  let pg: EmbeddedPostgres | null = null;
-  let dir: string | null = null;
-  let admin = process.env.OBSERV_BENCH_PG_URL;
-  if (!admin) {
-    dir = mkdtempSync(join(tmpdir(), 'observ-bench-pg-'));
-    pg = new EmbeddedPostgres({ dir });
-    await pg.start();
-    admin = pg.urlFor('postgres');
-  }
+  const server = await benchServer();
+  const admin = server.admin;
   const before040 = mkdtempSync(join(tmpdir(), 'observ-bench-migrations-'));
   try {
-    for (const f of readdirSync(MIGRATIONS_DIR)) if (/^0[0-3]\d_/.test(f)) cpSync(join(MIGRATIONS_DIR, f), join(before040, f));
+    // Before 040, with 050 too: the app columns the writer sends now are independent of it.
+    for (const f of readdirSync(MIGRATIONS_DIR)) if (/^0[0-3]\d_|^050_/.test(f)) cpSync(join(MIGRATIONS_DIR, f), join(before040, f));
     const base = await database(admin, 'bench_ownership_before', before040);
     const now = await database(admin, 'bench_ownership_after', MIGRATIONS_DIR);
     const agent = await agentLogin(now.owner, now.url);
@@ -133,8 +116,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ ...result, node: process.version }) + '\n');
   } finally {
     rmSync(before040, { recursive: true, force: true });
-    await pg?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedPostgres } from '../src/db/embedded.js';
+import { benchServer } from './lib/server.js';
 import { connect, type PgClient } from '../src/db/pg.js';
 import { migrate } from '../src/db/migrate.js';
 import { parseLogLine } from '../src/workers/tailer/parse.js';
@@ -144,16 +144,9 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 const perSecond = (rows: number, ms: number) => Math.round(rows / (ms / 1000));
 
 async function main(): Promise<void> {
-  let pg: EmbeddedPostgres | null = null;
-  let dir: string | null = null;
-  let admin = process.env.OBSERV_BENCH_PG_URL;
+  const server = await benchServer({ fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_wal_size: '4GB' });
+  const admin = server.admin;
   const work = mkdtempSync(join(tmpdir(), 'observ-bench-ingest-'));
-  if (!admin) {
-    dir = mkdtempSync(join(tmpdir(), 'observ-bench-pg-'));
-    pg = new EmbeddedPostgres({ dir, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_wal_size: '4GB' } });
-    await pg.start();
-    admin = pg.urlFor('postgres');
-  }
   try {
     const all = records();
     const results: Record<string, number> = {};
@@ -198,14 +191,13 @@ async function main(): Promise<void> {
       rows: ROWS,
       batchRows: BATCH,
       node: process.version,
-      server: admin === process.env.OBSERV_BENCH_PG_URL ? 'external' : 'embedded, fsync=off, synchronous_commit=off',
+      server: server.external ? 'external' : 'embedded, fsync=off, synchronous_commit=off',
       ...results,
       baseline: { note: 'reference figures measured earlier on the same kind of machine', copy_nofts_rows_per_s: 180_000,
         copy_fts_rows_per_s: '19000-24000', copy_2conn_fts_rows_per_s: 31_000 },
     }, null, 2) + '\n');
   } finally {
-    await pg?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await server.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -5,10 +5,7 @@
 //
 // Starts a private embedded PostgreSQL (or uses OBSERV_BENCH_PG_URL, an admin URL).
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { EmbeddedPostgres } from '../src/db/embedded.js';
+import { benchServer } from './lib/server.js';
 import { connect, type PgClient } from '../src/db/pg.js';
 import { migrate } from '../src/db/migrate.js';
 
@@ -35,15 +32,8 @@ async function database(admin: string, name: string): Promise<PgClient> {
 }
 
 async function main(): Promise<void> {
-  let pg: EmbeddedPostgres | null = null;
-  let dir: string | null = null;
-  let admin = process.env.OBSERV_BENCH_PG_URL;
-  if (!admin) {
-    dir = mkdtempSync(join(tmpdir(), 'observ-bench-pg-'));
-    pg = new EmbeddedPostgres({ dir });
-    await pg.start();
-    admin = pg.urlFor('postgres');
-  }
+  const server = await benchServer();
+  const admin = server.admin;
   try {
     const drop = await database(admin, 'bench_retention_drop');
     await fillOldDay(drop);
@@ -77,8 +67,7 @@ async function main(): Promise<void> {
       node: process.version,
     }) + '\n');
   } finally {
-    await pg?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 
