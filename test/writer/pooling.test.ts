@@ -16,6 +16,25 @@ import type { LogRecord } from '../../src/supervisor/messages.js';
 const ROLES_SQL = readFileSync(fileURLToPath(new URL('../../../sql/roles.sql', import.meta.url)), 'utf8');
 const PASSWORD = 'pool-agent-pw';
 
+/** The [pgbouncer] settings of the README's pgbouncer.ini, as written there. */
+function readmePgBouncerSettings(): Record<string, string> {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const ini = /```ini\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(ini, 'the README has a pgbouncer.ini block');
+  const settings: Record<string, string> = {};
+  let section = '';
+  for (const raw of ini.split('\n')) {
+    const l = raw.trim();
+    if (l === '' || l.startsWith(';')) continue;
+    const s = /^\[(\w+)\]$/.exec(l);
+    if (s) { section = s[1]!; continue; }
+    const kv = /^(\w+)\s*=\s*(.*)$/.exec(l);
+    assert.ok(kv, `a setting line: ${l}`);
+    if (section === 'pgbouncer') settings[kv[1]!] = kv[2]!;
+  }
+  return settings;
+}
+
 function line(agent: number, n: number): LogRecord {
   return { timestamp: new Date().toISOString(), level: 'INFO', logger: null, message: `a${agent}-${n}`, context: null, exception: null,
     flags: [], raw: null, sourceFile: '/var/log/app.log' };
@@ -69,30 +88,39 @@ async function assertExactlyOnce(client: PgClient, agents: number, total: number
   assert.deepEqual(cps.rows.map((r) => [r.vps_name, r.files[0]!.offset]), Array.from({ length: agents }, (_, i) => [`vps-${i}`, total / 10 * 1000]));
 }
 
-/** Samples how many server connections the given logins hold, until stopped; returns the peak. */
-function sampleBackends(client: PgClient, users: string[]): { stop(): Promise<number> } {
-  let peak = 0;
+/**
+ * Samples the server connections the given logins hold, until stopped: the peak of all of them, and of
+ * those in a transaction (a connection PgBouncer closes to hand its slot to another pool is still listed,
+ * idle, while its backend exits).
+ */
+function sampleBackends(client: PgClient, users: string[]): { stop(): Promise<{ all: number; busy: number }> } {
+  const peak = { all: 0, busy: 0 };
   let running = true;
   const loop = (async () => {
     for (let i = 0; running && i < 10_000; i++) {
-      const r = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = ANY($1)`, [users]);
-      peak = Math.max(peak, r.rows[0]!.n);
+      const r = await client.query<{ all: number; busy: number }>(
+        `SELECT count(*)::int AS all, (count(*) FILTER (WHERE state <> 'idle'))::int AS busy FROM pg_stat_activity WHERE usename = ANY($1)`, [users]);
+      peak.all = Math.max(peak.all, r.rows[0]!.all);
+      peak.busy = Math.max(peak.busy, r.rows[0]!.busy);
       await new Promise((res) => setTimeout(res, 10));
     }
   })();
   return { async stop() { running = false; await loop; return peak; } };
 }
 
-test('eight agents, each its own login, through PgBouncer in transaction mode with two server connections: every line once', { skip: noPgBouncer }, async (t) => {
+test('eight agents, each its own login, through PgBouncer set up as the README says, with two server connections: every line once', { skip: noPgBouncer }, async (t) => {
   const db = await testDatabase(t);
   const logins = await agentLogins(t, db, 8);
   const admin = new URL(db.url);
+  const { listen_addr: _addr, listen_port: _port, auth_file: _file, ...readme } = readmePgBouncerSettings();
+  assert.equal(readme.pool_mode, 'transaction');
   // max_db_connections bounds the server connections of every pool of the database together: an agent's
   // pool with none idle takes one from another pool's idle ones.
   const bouncer = await startPgBouncer(t, db.url, {
     users: [{ user: decodeURIComponent(admin.username), password: decodeURIComponent(admin.password) }, ...logins.map((l) => ({ user: l.user, password: PASSWORD }))],
-    poolMode: 'transaction', poolSize: 2, extra: { max_db_connections: '2' },
+    extra: { ...readme, max_db_connections: '2' },
   });
+  assert.doesNotMatch(bouncer.log(), /unknown parameter|invalid value|WARNING/i, 'PgBouncer takes the README\'s settings as they are');
   const logs: string[] = [];
   const writers = logins.map((l, i) => new Writer(writerOptions(t, i, bouncer.via(l.url), {
     idleCloseMs: 0, log: (level, message, ctx) => logs.push(`${level} ${message} ${JSON.stringify(ctx ?? {})}`),
@@ -106,9 +134,11 @@ test('eight agents, each its own login, through PgBouncer in transaction mode wi
   await eventually(async () => writers.every((w) => w.status().spoolBatches === 0), 'every spool drained', 20_000);
   const peak = await sampler.stop();
   for (const w of writers) await w.close(2000);
-  t.diagnostic(`server connections of the agents peaked at ${peak}`);
+  t.diagnostic(`server connections of the agents peaked at ${peak.all}, ${peak.busy} in a transaction`);
   await assertExactlyOnce(db.client, 8, 100);
-  assert.ok(peak >= 1 && peak <= 2, `server connections of the agents peaked at ${peak}, PgBouncer allows 2`);
+  assert.ok(peak.busy >= 1 && peak.busy <= 2, `the agents had ${peak.busy} transactions open at once, PgBouncer allows 2 server connections`);
+  const servers = (await bouncer.show('SERVERS')).filter((r) => logins.some((l) => l.user === r.user));
+  assert.ok(servers.length <= 2, `PgBouncer holds ${servers.length} server connections for the agents`);
   assert.deepEqual(logs.filter((l) => /unsupported|prepared statement|SET |session/i.test(l)), [], 'nothing session-scoped reaches PgBouncer');
 });
 
@@ -126,9 +156,9 @@ test('six agents on one login against a role limited to two connections: idle wr
   await writeAll(writers, 5, 10);
   await eventually(async () => writers.every((w) => w.status().spoolBatches === 0), 'every spool drained', 30_000);
   const peak = await sampler.stop();
-  t.diagnostic(`connections of the login peaked at ${peak}; ${logs.filter((l) => l.message.startsWith('the database has no free')).length} refusals logged`);
+  t.diagnostic(`connections of the login peaked at ${peak.all}; ${logs.filter((l) => l.message.startsWith('the database has no free')).length} refusals logged`);
   await assertExactlyOnce(db.client, 6, 50);
-  assert.ok(peak <= 2, `the login held ${peak} connections, its limit is 2`);
+  assert.ok(peak.all <= 2, `the login held ${peak.all} connections, its limit is 2`);
   assert.ok(logs.some((l) => l.message.startsWith('the database has no free connection slot') && /too many connections/.test(String(l.ctx.error))),
     'a writer without a slot says so: ' + JSON.stringify([...new Set(logs.map((l) => l.message))]));
   // Idle, every writer gives its slot back.
