@@ -7,8 +7,10 @@
 //   pending  a health-check alert is pending, or a check's latest result failed (not yet judged)
 //   up       otherwise, once the agent sent metrics or checks;   unknown  nothing yet
 // Without alerting, `down` means the latest result of some check failed (the earlier rule).
-// The latest result per health-check URL is taken from the agent's newest 500 results of the last day
-// (an index walk, not a day of rows per agent): a URL checked less than once per 500 results is missed.
+// The latest sample and each check's latest result come from fleet_latest_metrics / fleet_latest_checks
+// (migration 060, kept by the inserts), so the query reads O(agents) rows whatever the retention; a check
+// not seen for a day is left out, as before. Every part takes the vps/app filter, so the live feed's
+// one-agent refresh after each batch reads that agent's rows only.
 import type { PgPool } from '../../db/pg.js';
 import type { FleetAlert, FleetCheck, FleetRow, FleetStatus } from './types.js';
 
@@ -17,51 +19,64 @@ export interface FleetOptions {
   statusFromAlerts?: boolean;
 }
 
-const FLEET_SQL = `
-SELECT c.vps_name, c.app_name, c.updated_at, c.collection_interval,
+// Three plain reads assembled here: building JSON per agent in the database (json_agg of the checks)
+// cost more than the rest of the query together. Each takes the vps/app filter ($1 / $2, null for all).
+// Times come as epoch milliseconds (float8): node-postgres parsing a timestamptz into a Date was most of
+// the overview's cost at 1,000 agents (docs/scale.md).
+const FILTER = (t: string) => `($1::text IS NULL OR ${t}vps_name = $1) AND ($2::text IS NULL OR ${t}app_name = $2)`;
+
+const AGENTS_SQL = `
+WITH restarts AS (
+        -- Partial index vps_metrics_app_restarts: only rows with a restart are read.
+        SELECT vps_name, app_name, sum(app_restarts) AS restarts FROM vps_metrics
+         WHERE app_restarts > 0 AND timestamp > now() - interval '1 day' AND ${FILTER('')}
+         GROUP BY vps_name, app_name)
+SELECT c.vps_name, c.app_name, date_part('epoch', c.updated_at) * 1000 AS updated_at, c.collection_interval,
        (now() - c.updated_at) > make_interval(secs => 2 * coalesce(c.collection_interval, 60) + 15) AS stale,
-       m.timestamp AS metrics_at, m.cpu_percent, m.memory_percent, m.memory_mb, m.disk_percent, m.disk_gb,
+       date_part('epoch', m.timestamp) * 1000 AS metrics_at, m.cpu_percent, m.memory_percent, m.memory_mb, m.disk_percent, m.disk_gb,
        m.load_avg_1m, m.load_avg_5m, m.load_avg_15m,
        m.app_source, m.app_processes, m.app_cpu_percent, m.app_rss_mb, m.app_threads, m.app_open_files,
-       coalesce(rs.restarts, 0)::int AS app_restarts_24h,
-       coalesce(h.checks, '[]'::jsonb) AS checks, coalesce(al.alerts, '[]'::jsonb) AS alerts
+       coalesce(rs.restarts, 0)::int AS app_restarts_24h
   FROM agent_checkpoints c
-  LEFT JOIN LATERAL (
-        SELECT * FROM vps_metrics v
-         WHERE v.vps_name = c.vps_name AND v.app_name = c.app_name
-         ORDER BY v.timestamp DESC LIMIT 1) m ON true
-  LEFT JOIN LATERAL (
-        -- Partial index vps_metrics_app_restarts: only rows with a restart are read.
-        SELECT sum(r.app_restarts) AS restarts FROM vps_metrics r
-         WHERE r.vps_name = c.vps_name AND r.app_name = c.app_name AND r.app_restarts > 0
-           AND r.timestamp > now() - interval '1 day') rs ON true
-  LEFT JOIN LATERAL (
-        SELECT jsonb_agg(jsonb_build_object('url', x.url, 'success', x.success, 'statusCode', x.status_code,
-                 'responseTimeMs', x.response_time_ms, 'errorMessage', x.error_message, 'timestamp', x.timestamp) ORDER BY x.url) AS checks
-          FROM (SELECT DISTINCT ON (r.url) r.*
-                  FROM (SELECT hc.* FROM health_checks hc
-                         WHERE hc.vps_name = c.vps_name AND hc.app_name = c.app_name
-                           AND hc.timestamp > now() - interval '1 day'
-                         ORDER BY hc.timestamp DESC LIMIT 500) r
-                 ORDER BY r.url, r.timestamp DESC) x) h ON true
-  LEFT JOIN LATERAL (
-        SELECT jsonb_agg(jsonb_build_object('rule', a.rule_name, 'type', a.rule_type, 'status', a.status, 'subject', a.subject,
-                 'severity', a.severity, 'since', coalesce(a.firing_since, a.pending_since)) ORDER BY a.rule_name, a.subject) AS alerts
-          FROM alert_state a
-         WHERE a.vps_name = c.vps_name AND a.app_name = c.app_name AND a.status <> 'resolved') al ON true
- WHERE ($1::text IS NULL OR c.vps_name = $1) AND ($2::text IS NULL OR c.app_name = $2)
+  LEFT JOIN fleet_latest_metrics m ON m.vps_name = c.vps_name AND m.app_name = c.app_name
+  LEFT JOIN restarts rs ON rs.vps_name = c.vps_name AND rs.app_name = c.app_name
+ WHERE ${FILTER('c.')}
  ORDER BY c.vps_name, c.app_name`;
 
+const CHECKS_SQL = `
+SELECT vps_name, app_name, url, success, status_code, response_time_ms, error_message, date_part('epoch', timestamp) * 1000 AS timestamp
+  FROM fleet_latest_checks
+ WHERE timestamp > now() - interval '1 day' AND ${FILTER('')}
+ ORDER BY url`;
+
+const ALERTS_SQL = `
+SELECT vps_name, app_name, rule_name, rule_type, status, subject, severity, date_part('epoch', coalesce(firing_since, pending_since)) * 1000 AS since
+  FROM alert_state
+ WHERE status <> 'resolved' AND ${FILTER('')}
+ ORDER BY rule_name, subject`;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+interface CheckDbRow {
+  vps_name: string; app_name: string; url: string; success: boolean; status_code: number | null; response_time_ms: number | null;
+  error_message: string | null; timestamp: number;
+}
+interface AlertDbRow {
+  vps_name: string; app_name: string; rule_name: string; rule_type: string; status: 'pending' | 'firing'; subject: string;
+  severity: string; since: number | null;
+}
+
 interface FleetDbRow {
-  vps_name: string; app_name: string; updated_at: Date; collection_interval: number | null; stale: boolean;
-  metrics_at: Date | null; cpu_percent: number | null; memory_percent: number | null; memory_mb: number | null;
+  vps_name: string; app_name: string; updated_at: number; collection_interval: number | null; stale: boolean;
+  metrics_at: number | null; cpu_percent: number | null; memory_percent: number | null; memory_mb: number | null;
   disk_percent: number | null; disk_gb: number | null; load_avg_1m: number | null; load_avg_5m: number | null;
-  load_avg_15m: number | null; checks: FleetCheck[]; alerts: (Omit<FleetAlert, 'since'> & { since: string | null })[];
+  load_avg_15m: number | null;
   app_source: string | null; app_processes: number | null; app_cpu_percent: number | null; app_rss_mb: number | null;
   app_threads: number | null; app_open_files: number | null; app_restarts_24h: number;
 }
 
-function statusOf(row: FleetDbRow, fromAlerts: boolean): FleetStatus {
+/** A card's status from its row (see the header); the fleet cache recomputes it as time passes. */
+export function fleetStatus(row: Pick<FleetRow, 'stale' | 'alerts' | 'checks' | 'metricsAt'>, fromAlerts: boolean): FleetStatus {
   const firing = (type: string) => row.alerts.some((a) => a.type === type && a.status === 'firing');
   if (row.stale || (fromAlerts && firing('agent_silent'))) return 'stale';
   if (fromAlerts) {
@@ -69,22 +84,49 @@ function statusOf(row: FleetDbRow, fromAlerts: boolean): FleetStatus {
     // A failed latest result is where the machine starts (a pending verdict): shown as pending, not down.
     if (row.alerts.some((a) => a.type === 'health_check' && a.status === 'pending') || row.checks.some((c) => !c.success)) return 'pending';
   } else if (row.checks.some((c) => !c.success)) return 'down';
-  return row.checks.length || row.metrics_at ? 'up' : 'unknown';
+  return row.checks.length || row.metricsAt ? 'up' : 'unknown';
+}
+
+/** No batch for more than 2 collection intervals + 15 s (the SQL's `stale`, for a row already read). */
+export function isStale(lastSeen: string, collectionInterval: number | null, nowMs: number): boolean {
+  return nowMs - Date.parse(lastSeen) > (2 * (collectionInterval ?? 60) + 15) * 1000;
 }
 
 export async function queryFleet(pool: PgPool, filter: { vps?: string; app?: string } = {}, options: FleetOptions = {}): Promise<FleetRow[]> {
-  const r = await pool.query<FleetDbRow>(FLEET_SQL, [filter.vps ?? null, filter.app ?? null]);
-  return r.rows.map((row) => {
-    const status = statusOf(row, options.statusFromAlerts ?? false);
-    return {
+  const params = [filter.vps ?? null, filter.app ?? null];
+  const [agents, checks, alerts] = await Promise.all([
+    pool.query<FleetDbRow>(AGENTS_SQL, params),
+    pool.query<CheckDbRow>(CHECKS_SQL, params),
+    pool.query<AlertDbRow>(ALERTS_SQL, params),
+  ]);
+  const key = (vps: string, app: string) => `${vps}\u0000${app}`;
+  const checksOf = new Map<string, FleetCheck[]>();
+  for (const c of checks.rows) {
+    const k = key(c.vps_name, c.app_name);
+    let list = checksOf.get(k);
+    if (!list) checksOf.set(k, list = []);
+    list.push({ url: c.url, success: c.success, statusCode: c.status_code, responseTimeMs: c.response_time_ms,
+      errorMessage: c.error_message, timestamp: iso(c.timestamp) });
+  }
+  const alertsOf = new Map<string, FleetAlert[]>();
+  for (const a of alerts.rows) {
+    const k = key(a.vps_name, a.app_name);
+    let list = alertsOf.get(k);
+    if (!list) alertsOf.set(k, list = []);
+    list.push({ rule: a.rule_name, type: a.rule_type, status: a.status, subject: a.subject, severity: a.severity,
+      since: a.since === null ? null : iso(a.since) });
+  }
+  return agents.rows.map((row) => {
+    const k = key(row.vps_name, row.app_name);
+    const out: FleetRow = {
       vps: row.vps_name,
       app: row.app_name,
-      lastSeen: row.updated_at.toISOString(),
+      lastSeen: iso(row.updated_at),
       collectionInterval: row.collection_interval,
       stale: row.stale,
-      status,
-      alerts: row.alerts.map((a) => ({ ...a, since: a.since ? new Date(a.since).toISOString() : null })),
-      metricsAt: row.metrics_at ? row.metrics_at.toISOString() : null,
+      status: 'unknown',
+      alerts: alertsOf.get(k) ?? [],
+      metricsAt: row.metrics_at === null ? null : iso(row.metrics_at),
       cpuPercent: row.cpu_percent,
       memoryPercent: row.memory_percent,
       memoryMb: row.memory_mb,
@@ -97,7 +139,9 @@ export async function queryFleet(pool: PgPool, filter: { vps?: string; app?: str
         source: row.app_source, processes: row.app_processes, cpuPercent: row.app_cpu_percent, rssMb: row.app_rss_mb,
         threads: row.app_threads, openFiles: row.app_open_files, restarts24h: row.app_restarts_24h,
       },
-      checks: row.checks,
+      checks: checksOf.get(k) ?? [],
     };
+    out.status = fleetStatus(out, options.statusFromAlerts ?? false);
+    return out;
   });
 }
