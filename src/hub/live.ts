@@ -14,6 +14,7 @@
 // {type:'tick', at} heartbeat that tells open pages the hub is alive and what time it is there.
 import { loadPg, clientConfig, type PgPool, type PgClient } from '../db/pg.js';
 import { queryFleet, type FleetOptions } from './api/fleet.js';
+import type { FleetCache } from './fleet-cache.js';
 import type { FleetRow } from './api/types.js';
 import { logsAfter } from './api/logs.js';
 
@@ -83,6 +84,8 @@ export class LiveFeed {
     private readonly stats: LiveStats,
     private readonly log: LiveLog,
     private readonly fleetOptions: FleetOptions = {},
+    /** Kept current with every re-read (the fleet overview served from memory). */
+    private readonly cache: FleetCache | null = null,
   ) {
     stats.logTails = 0;
     stats.logStartReads = 0;
@@ -110,6 +113,7 @@ export class LiveFeed {
     await client.query('LISTEN observ_batch');
     this.client = client;
     this.attempts = 0;
+    this.cache?.listening(true);
   }
 
   private schedule(): void {
@@ -125,6 +129,7 @@ export class LiveFeed {
   private reconnect(reason: string): void {
     if (this.closed || this.reconnectTimer) return;
     this.client = null;
+    this.cache?.listening(false);
     const delay = Math.min(30_000, 250 * 2 ** this.attempts++);
     this.log('warn', 'live feed lost its database connection; reconnecting', { reason, inMs: delay });
     this.reconnectTimer = setTimeout(() => {
@@ -144,8 +149,10 @@ export class LiveFeed {
     for (const [, { vps, app, logs }] of batch) {
       if (this.closed) return;
       try {
+        const readAt = Date.now();
         const rows = await queryFleet(this.pool, { vps, app }, this.fleetOptions);
         if (this.closed) return;
+        this.cache?.put(rows, readAt);
         this.remember(rows);
         const msg = JSON.stringify({ type: 'fleet', rows, at: new Date().toISOString() });
         this.out.publish('fleet', msg);
@@ -290,8 +297,10 @@ export class LiveFeed {
     if (this.ticking || this.closed || !this.out.numSubscribers('fleet')) return;
     this.ticking = true;
     try {
+      const readAt = Date.now();
       const rows = await queryFleet(this.pool, {}, this.fleetOptions);
       if (this.closed) return;
+      this.cache?.replace(rows, readAt);
       const changed = rows.filter((r) => this.lastState.get(`${r.vps}\u0000${r.app}`) !== LiveFeed.stateOf(r));
       const present = new Set(rows.map((r) => `${r.vps}\u0000${r.app}`));
       for (const k of this.lastState.keys()) if (!present.has(k)) this.lastState.delete(k);

@@ -11,7 +11,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { createPool, type PgPool } from '../db/pg.js';
-import { queryFleet } from './api/fleet.js';
+import { FleetCache } from './fleet-cache.js';
 import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
 import { parseHealthQuery, queryHealth } from './api/health.js';
 import { parseLogQuery, searchLogs } from './api/logs.js';
@@ -130,6 +130,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   const onPoolError = (err: Error) => log('warn', 'database connection failed', { error: err.message });
   const pool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 10 }, onPoolError);
+  // The fleet overview from memory, kept current by the live feed; a full read at most every two ticks
+  // (docs/scale.md: at 1,000 agents a read of the whole fleet is ~20 ms, from memory well under 1).
+  const fleetCache = new FleetCache(pool, fleetOptions, 2 * liveTickMs);
   // Log search gets its own few connections, so that no search load can take the fleet view's or the live feed's.
   const searchPool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub search', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 3 }, onPoolError);
   const staticFiles = new StaticFiles(options.uiDir ?? DEFAULT_UI_DIR);
@@ -184,7 +187,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   routes.get('/api/fleet', api(async (q) => {
     rejectUnknown(q, ['vps', 'app']);
-    return { generatedAt: new Date().toISOString(), fleet: await queryFleet(pool, { vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }, fleetOptions) };
+    return { generatedAt: new Date().toISOString(), fleet: await fleetCache.fleet({ vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }) };
   }));
   routes.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
   routes.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
@@ -280,7 +283,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const live = new LiveFeed(options.databaseUrl, pool, {
     publish: (topic, message) => transport.publish(topic, message),
     numSubscribers: (topic) => transport.numSubscribers(topic),
-  }, stats, log, fleetOptions);
+  }, stats, log, fleetOptions, fleetCache);
 
   const { transport, reason } = createTransport<LiveUserData>(transportChoice, {
     handler: handle,
