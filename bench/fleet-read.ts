@@ -2,8 +2,9 @@
 // D days of history, against the query it replaced (before migration 060: per agent, an index walk over
 // every daily partition for the newest sample and a scan of its newest 500 check results); the hub's
 // answer from memory (FleetCache, serialised); the one-agent re-read the live feed runs after each
-// batch; and what the triggers that keep the latest state add to a flush carrying a sample and a probe
-// result (flushes of log lines only do not fire them). Prints one JSON object.
+// batch; one agent's charts (metrics 24 h from raw rows, 7 d and 30 d from the rollups, health 24 h);
+// and what the triggers that keep the latest state add to a flush carrying a sample and a probe result
+// (flushes of log lines only do not fire them). Prints one JSON object.
 //
 //   npm run build && node dist/bench/fleet-read.js [--agents 1000] [--days 30] [--runs 60]
 //
@@ -18,6 +19,8 @@ import { migrate } from '../src/db/migrate.js';
 import { encodeBatch, storeEncoded } from '../src/workers/writer/writer.js';
 import { queryFleet } from '../src/hub/api/fleet.js';
 import { FleetCache } from '../src/hub/fleet-cache.js';
+import { parseMetricsQuery, queryMetrics } from '../src/hub/api/metrics.js';
+import { parseHealthQuery, queryHealth } from '../src/hub/api/health.js';
 
 const { values: args } = parseArgs({ options: {
   agents: { type: 'string', default: '1000' }, days: { type: 'string', default: '30' }, runs: { type: 'string', default: '60' } } });
@@ -136,6 +139,21 @@ async function main(): Promise<void> {
       const one = await timed(RUNS, (i) => queryFleet(p, { vps: `vps${i % (AGENTS / 4)}`, app: `app${i % 4}` }));
       const oneBefore = await timed(RUNS, (i) => p.query(BEFORE_060_SQL, [`vps${i % (AGENTS / 4)}`, `app${i % 4}`]));
       const rows = (await queryFleet(p)).length;
+      // One agent's charts, as the detail view asks for them: the last 24 h from raw rows, 7 and 30 days
+      // from the hourly rollups (filled first, as the hub's maintenance does).
+      const rollupT0 = performance.now();
+      await c.query('SELECT * FROM observ_rollup()');
+      const rollupSeconds = Math.round((performance.now() - rollupT0) / 1000);
+      const agentOf = (i: number) => ({ vps: `vps${(i * 37) % (AGENTS / 4)}`, app: `app${i % 4}` });
+      const chart = (days: number, kind: 'metrics' | 'health') => (i: number) => {
+        const { vps, app } = agentOf(i);
+        const q = new URLSearchParams({ vps, app, from: new Date(Date.now() - days * 86_400_000).toISOString() });
+        return kind === 'metrics' ? queryMetrics(p, parseMetricsQuery(q)) : queryHealth(p, parseHealthQuery(q));
+      };
+      const charts = {
+        metrics24h: await timed(RUNS, chart(1, 'metrics')), metrics7d: await timed(RUNS, chart(7, 'metrics')),
+        metrics30d: await timed(RUNS, chart(30, 'metrics')), health24h: await timed(RUNS, chart(1, 'health')), rollupSeconds,
+      };
       // What the hub answers /api/fleet with: the rows in memory, serialised.
       const cache = new FleetCache(p, {}, 3_600_000);
       cache.listening(true);
@@ -146,7 +164,7 @@ async function main(): Promise<void> {
         fleet: { ...fleet, baseline: { before060: before } },
         fleetFromMemory: { ...memory, fullReads: cache.stats.fullReads },
         oneAgent: { ...one, baseline: { before060: oneBefore } },
-        flush, node: process.version,
+        charts, flush, node: process.version,
       }));
     } finally { await c.end(); }
   } finally {

@@ -73,6 +73,8 @@ test('work submitted after close is rejected with a typed error, and close is id
 
 test('an agent upgraded before the database (no app columns yet) stores the host figures, drops the app\'s, and says so', async (t) => {
   const { url, client } = await testDatabase(t);
+  // A database from before 050 has no fleet_latest trigger either (060), which reads those columns.
+  await client.query('DROP TRIGGER observ_fleet_latest ON vps_metrics');
   await client.query(`ALTER TABLE vps_metrics DROP COLUMN app_source, DROP COLUMN app_processes, DROP COLUMN app_cpu_percent,
     DROP COLUMN app_rss_mb, DROP COLUMN app_threads, DROP COLUMN app_open_files, DROP COLUMN app_restarts CASCADE`);
   const dir = mkdtempSync(join(tmpdir(), 'observ-writer-'));
