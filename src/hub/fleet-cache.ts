@@ -9,7 +9,7 @@
 // are open; without them the first request after maxAgeMs reads again). Staleness is recomputed on every
 // request from the row's last-seen time, so an agent that goes silent turns stale on time, by the hub's clock.
 import type { PgPool } from '../db/pg.js';
-import { fleetStatus, isStale, queryFleet, type FleetOptions } from './api/fleet.js';
+import { fleetKey, fleetStatus, isStale, queryFleet, type FleetOptions } from './api/fleet.js';
 import type { FleetRow } from './api/types.js';
 
 interface Entry {
@@ -24,7 +24,7 @@ export class FleetCache {
   private up = false;
   private upSince = Infinity;
   private loading: Promise<void> | null = null;
-  /** Reads of the whole fleet and requests answered from memory, for /api/status and tests. */
+  /** Reads of the whole fleet and requests answered from memory (for tests and benches). */
   readonly stats = { fullReads: 0, hits: 0 };
 
   constructor(
@@ -47,7 +47,7 @@ export class FleetCache {
   replace(rows: FleetRow[], readAt: number): void {
     const next = new Map<string, Entry>();
     for (const row of rows) {
-      const k = key(row.vps, row.app);
+      const k = fleetKey(row.vps, row.app);
       const cur = this.rows.get(k);
       next.set(k, cur && cur.readAt > readAt ? cur : { row, readAt });
     }
@@ -60,7 +60,7 @@ export class FleetCache {
   /** Rows of some agents (the re-read after their batch), from a read that started at `readAt`. */
   put(rows: FleetRow[], readAt: number): void {
     for (const row of rows) {
-      const k = key(row.vps, row.app);
+      const k = fleetKey(row.vps, row.app);
       const cur = this.rows.get(k);
       if (!cur || cur.readAt <= readAt) this.rows.set(k, { row, readAt });
     }
@@ -90,8 +90,4 @@ export class FleetCache {
     this.stats.fullReads++;
     this.replace(rows, readAt);
   }
-}
-
-function key(vps: string, app: string): string {
-  return `${vps}\u0000${app}`;
 }

@@ -13,7 +13,7 @@
 // someone listens), publishes the rows whose status or open alerts changed, and otherwise a
 // {type:'tick', at} heartbeat that tells open pages the hub is alive and what time it is there.
 import { loadPg, clientConfig, type PgPool, type PgClient } from '../db/pg.js';
-import { queryFleet, type FleetOptions } from './api/fleet.js';
+import { fleetKey, queryFleet, type FleetOptions } from './api/fleet.js';
 import type { FleetCache } from './fleet-cache.js';
 import type { FleetRow } from './api/types.js';
 import { logsAfter } from './api/logs.js';
@@ -103,7 +103,7 @@ export class LiveFeed {
       let p: { vps?: unknown; app?: unknown; logs?: unknown };
       try { p = JSON.parse(n.payload) as typeof p; } catch { return; }
       if (typeof p.vps !== 'string' || typeof p.app !== 'string') return;
-      const key = `${p.vps}\u0000${p.app}`;
+      const key = fleetKey(p.vps, p.app);
       const cur = this.pending.get(key) ?? { vps: p.vps, app: p.app, logs: 0 };
       cur.logs += typeof p.logs === 'number' ? p.logs : 0;
       this.pending.set(key, cur);
@@ -283,7 +283,7 @@ export class LiveFeed {
   }
 
   private remember(rows: FleetRow[]): void {
-    for (const r of rows) this.lastState.set(`${r.vps}\u0000${r.app}`, LiveFeed.stateOf(r));
+    for (const r of rows) this.lastState.set(fleetKey(r.vps, r.app), LiveFeed.stateOf(r));
   }
 
   /** Starts the ticker (see the header); `everyMs` is also sent to clients in `hello` as their watchdog's base. */
@@ -301,8 +301,8 @@ export class LiveFeed {
       const rows = await queryFleet(this.pool, {}, this.fleetOptions);
       if (this.closed) return;
       this.cache?.replace(rows, readAt);
-      const changed = rows.filter((r) => this.lastState.get(`${r.vps}\u0000${r.app}`) !== LiveFeed.stateOf(r));
-      const present = new Set(rows.map((r) => `${r.vps}\u0000${r.app}`));
+      const changed = rows.filter((r) => this.lastState.get(fleetKey(r.vps, r.app)) !== LiveFeed.stateOf(r));
+      const present = new Set(rows.map((r) => fleetKey(r.vps, r.app)));
       for (const k of this.lastState.keys()) if (!present.has(k)) this.lastState.delete(k);
       this.remember(changed);
       const at = new Date().toISOString();

@@ -131,7 +131,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const onPoolError = (err: Error) => log('warn', 'database connection failed', { error: err.message });
   const pool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 10 }, onPoolError);
   // The fleet overview from memory, kept current by the live feed; a full read at most every two ticks
-  // (docs/scale.md: at 1,000 agents a read of the whole fleet is ~20 ms, from memory well under 1).
+  // (docs/scale.md: at 1,000 agents a read of the whole fleet is ~16-22 ms, from memory ~2 serialised).
   const fleetCache = new FleetCache(pool, fleetOptions, 2 * liveTickMs);
   // Log search gets its own few connections, so that no search load can take the fleet view's or the live feed's.
   const searchPool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub search', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 3 }, onPoolError);

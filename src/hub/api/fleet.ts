@@ -57,6 +57,20 @@ SELECT vps_name, app_name, rule_name, rule_type, status, subject, severity, date
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The key of an agent in maps of the fleet (vps and app never hold a NUL). */
+export const fleetKey = (vps: string, app: string): string => `${vps}\u0000${app}`;
+
+/** Rows of several agents, in their order, grouped by agent. */
+function groupByAgent<R extends { vps_name: string; app_name: string }, T>(rows: R[], map: (row: R) => T): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = fleetKey(r.vps_name, r.app_name);
+    const list = out.get(k);
+    if (list) list.push(map(r)); else out.set(k, [map(r)]);
+  }
+  return out;
+}
+
 interface CheckDbRow {
   vps_name: string; app_name: string; url: string; success: boolean; status_code: number | null; response_time_ms: number | null;
   error_message: string | null; timestamp: number;
@@ -99,25 +113,12 @@ export async function queryFleet(pool: PgPool, filter: { vps?: string; app?: str
     pool.query<CheckDbRow>(CHECKS_SQL, params),
     pool.query<AlertDbRow>(ALERTS_SQL, params),
   ]);
-  const key = (vps: string, app: string) => `${vps}\u0000${app}`;
-  const checksOf = new Map<string, FleetCheck[]>();
-  for (const c of checks.rows) {
-    const k = key(c.vps_name, c.app_name);
-    let list = checksOf.get(k);
-    if (!list) checksOf.set(k, list = []);
-    list.push({ url: c.url, success: c.success, statusCode: c.status_code, responseTimeMs: c.response_time_ms,
-      errorMessage: c.error_message, timestamp: iso(c.timestamp) });
-  }
-  const alertsOf = new Map<string, FleetAlert[]>();
-  for (const a of alerts.rows) {
-    const k = key(a.vps_name, a.app_name);
-    let list = alertsOf.get(k);
-    if (!list) alertsOf.set(k, list = []);
-    list.push({ rule: a.rule_name, type: a.rule_type, status: a.status, subject: a.subject, severity: a.severity,
-      since: a.since === null ? null : iso(a.since) });
-  }
+  const checksOf = groupByAgent(checks.rows, (c): FleetCheck => ({ url: c.url, success: c.success, statusCode: c.status_code,
+    responseTimeMs: c.response_time_ms, errorMessage: c.error_message, timestamp: iso(c.timestamp) }));
+  const alertsOf = groupByAgent(alerts.rows, (a): FleetAlert => ({ rule: a.rule_name, type: a.rule_type, status: a.status,
+    subject: a.subject, severity: a.severity, since: a.since === null ? null : iso(a.since) }));
   return agents.rows.map((row) => {
-    const k = key(row.vps_name, row.app_name);
+    const k = fleetKey(row.vps_name, row.app_name);
     const out: FleetRow = {
       vps: row.vps_name,
       app: row.app_name,
