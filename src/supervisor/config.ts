@@ -36,6 +36,18 @@ export interface HealthCheckConfig {
   followRedirects: boolean;
 }
 
+/** monitoring.multiline: folding of plain-text stack traces into one log entry (docs/tailer.md). */
+export interface MultilineConfig {
+  /** Fold stack traces into one record (false: one record per line). */
+  enabled: boolean;
+  /** Lines in one record; a longer trace goes on in a record flagged `multiline_continued`. */
+  maxLines: number;
+  /** File bytes in one record (a single longer line is never cut here: max_line_bytes does that). */
+  maxBytes: number;
+  /** A record still open is handed over once its file has had no new bytes for this long. */
+  timeoutMs: number;
+}
+
 export interface AgentConfig {
   app: string;
   vpsName: string;
@@ -51,6 +63,7 @@ export interface AgentConfig {
   flushInterval: number;
   placement: Placement;
   maxLineBytes: number;
+  multiline: MultilineConfig;
   spoolMaxBytes: number;
   /** Seconds: deadline for each database statement and for one whole batch transaction (a frozen database is given up on after it). */
   dbTimeout: number;
@@ -75,6 +88,11 @@ export const DEFAULTS = {
   // may hang (NFS log files) and memory is not tight. docs/footprint.md has the figures.
   placement: 'compact' as Placement,
   maxLineBytes: 64 * 1024,
+  // Generic limits: the largest JVM traces of Spring apps (nested `Caused by:`, ~300 frames) fit, and one
+  // open record per file holds at most 128 KiB. A dump of every goroutine of a Go program is longer: it
+  // goes on in continued records, nothing is lost. One second of quiet ends a record: a trace is written
+  // within milliseconds, and the writer stores batches every flush_interval (5 s) anyway.
+  multiline: { enabled: true, maxLines: 500, maxBytes: 128 * 1024, timeoutMs: 1000 } as MultilineConfig,
   spoolMaxMb: 256,
   dbTimeout: 30,
   // Four flush intervals: a busy agent keeps its connection (a reconnect costs the agent ~3.5 ms of CPU
@@ -199,7 +217,7 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   };
 
   warnUnknown(m, ['enabled', 'postgres_url', 'collection_interval', 'health_checks', 'log_files', 'flush_interval',
-    'placement', 'max_line_bytes', 'spool_max_mb', 'db_timeout', 'db_idle_close', 'disk_path', 'service'], base);
+    'placement', 'max_line_bytes', 'multiline', 'spool_max_mb', 'db_timeout', 'db_idle_close', 'disk_path', 'service'], base);
 
   const enabled = bool('enabled', DEFAULTS.enabled);
 
@@ -218,6 +236,7 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   const collectionInterval = int(m, 'collection_interval', base, DEFAULTS.collectionInterval, DEFAULTS.minCollectionInterval, 86400);
   const flushInterval = int(m, 'flush_interval', base, DEFAULTS.flushInterval, 1, 3600);
   const maxLineBytes = int(m, 'max_line_bytes', base, DEFAULTS.maxLineBytes, 1024, 16 * 1024 * 1024);
+  const multiline = parseMultiline(m.multiline, [...base, 'multiline'], int, fail, warnUnknown);
   const spoolMaxBytes = int(m, 'spool_max_mb', base, DEFAULTS.spoolMaxMb, 1, 1024 * 1024) * 1024 * 1024;
   const dbTimeout = int(m, 'db_timeout', base, DEFAULTS.dbTimeout, 1, 3600);
   const dbIdleClose = int(m, 'db_idle_close', base, DEFAULTS.dbIdleClose, 0, 86400);
@@ -331,6 +350,7 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
     flushInterval,
     placement,
     maxLineBytes,
+    multiline,
     spoolMaxBytes,
     dbTimeout,
     dbIdleClose,
@@ -338,6 +358,35 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
     service,
     releaseDir: ctx.releaseDir ?? join(DEFAULTS.deploymentsDir, ctx.app, 'current'),
   });
+}
+
+type IntReader = (obj: Record<string, unknown>, key: string, path: PathSeg[], dflt: number, min: number, max?: number) => number;
+
+/** `multiline: false`, or a mapping of enabled, max_lines, max_bytes, timeout_ms. */
+function parseMultiline(
+  raw: unknown, path: PathSeg[], int: IntReader, fail: (path: PathSeg[], message: string) => void,
+  warnUnknown: YamlConfigDocument['warnUnknown'],
+): MultilineConfig {
+  const d = DEFAULTS.multiline;
+  if (raw === undefined || raw === null) return { ...d };
+  if (typeof raw === 'boolean') return { ...d, enabled: raw };
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    fail(path, `must be true, false or a mapping with enabled, max_lines, max_bytes, timeout_ms (got ${JSON.stringify(raw)})`);
+    return { ...d };
+  }
+  const o = raw as Record<string, unknown>;
+  warnUnknown(o, ['enabled', 'max_lines', 'max_bytes', 'timeout_ms'], path);
+  let enabled = d.enabled;
+  if (o.enabled !== undefined && o.enabled !== null) {
+    if (typeof o.enabled !== 'boolean') fail([...path, 'enabled'], `must be true or false (got ${JSON.stringify(o.enabled)})`);
+    else enabled = o.enabled;
+  }
+  return {
+    enabled,
+    maxLines: int(o, 'max_lines', path, d.maxLines, 2, 100_000),
+    maxBytes: int(o, 'max_bytes', path, d.maxBytes, 1024, 16 * 1024 * 1024),
+    timeoutMs: int(o, 'timeout_ms', path, d.timeoutMs, 10, 600_000),
+  };
 }
 
 function parseExpectStatus(raw: unknown, path: PathSeg[], fail: (path: PathSeg[], message: string) => void): StatusRange[] {

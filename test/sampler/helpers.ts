@@ -1,6 +1,6 @@
 // Shared by the collector tests: a validated-looking AgentConfig and an ActorContext that records.
 import type { ActorContext } from '../../src/supervisor/actor.js';
-import type { AgentConfig, HealthCheckConfig } from '../../src/supervisor/config.js';
+import { DEFAULTS, type AgentConfig, type HealthCheckConfig } from '../../src/supervisor/config.js';
 import type { CollectorMessage } from '../../src/supervisor/messages.js';
 
 export function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
@@ -17,6 +17,7 @@ export function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     flushInterval: 5,
     placement: 'compact',
     maxLineBytes: 64 * 1024,
+    multiline: DEFAULTS.multiline,
     spoolMaxBytes: 1024 * 1024,
     dbTimeout: 30,
     dbIdleClose: 20,

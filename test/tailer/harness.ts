@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, openSync, writeSync, closeSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import type { AgentConfig } from '../../src/supervisor/config.js';
+import { DEFAULTS, type AgentConfig } from '../../src/supervisor/config.js';
 import type { Actor } from '../../src/supervisor/actor.js';
 import type { CollectorMessage, FileCheckpoint, LogBatch, LogRecord, AgentEvent } from '../../src/supervisor/messages.js';
 import { createTailerWith, type TailerOptions } from '../../src/workers/tailer/tailer.js';
@@ -23,7 +23,7 @@ export function agentConfig(logFiles: string[], maxLineBytes = 64 * 1024): Agent
   return {
     app: 'test-app', vpsName: 'test-vps', configFile: '/nonexistent/config.yml', stateDir: '/nonexistent/state',
     enabled: true, postgresUrl: 'postgresql://127.0.0.1/none', collectionInterval: 60, healthChecks: [],
-    logFiles, flushInterval: 5, placement: 'compact', maxLineBytes, spoolMaxBytes: 1 << 20, diskPath: '/', dbTimeout: 30, dbIdleClose: 20, service: null, releaseDir: '/nonexistent/current',
+    logFiles, flushInterval: 5, placement: 'compact', maxLineBytes, multiline: DEFAULTS.multiline, spoolMaxBytes: 1 << 20, diskPath: '/', dbTimeout: 30, dbIdleClose: 20, service: null, releaseDir: '/nonexistent/current',
   };
 }
 

@@ -10,7 +10,9 @@
 // apps keep writing to the old descriptor until they reopen.
 //
 // The position handed out (FileCheckpoint) is always just after a complete line of the file being read,
-// with that file's identity (device + inode + sha1 of its first bytes). A restart from any checkpoint
+// and never past the start of a multi-line record still open (LineFolder), with that file's identity
+// (device + inode + sha1 of its first bytes). A record never spans two files: one open when its file is
+// rotated is completed from the rest of that file and handed over when the file is finished. A restart from any checkpoint
 // finds that file again — at the path, or among its rotated siblings — finishes it, then goes on.
 // A periodic stat is the source of truth; fs.watch (in the tailer) only makes polls come sooner.
 
@@ -20,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { FileCheckpoint, FileIdentity, LogBatch, LogRecord } from '../../supervisor/messages.js';
 import { parseLogLine } from './parse.js';
+import { LineFolder, type MultilineOptions } from './multiline.js';
 
 /** Bytes hashed into a file's fingerprint. Part of the checkpoint format: do not change lightly. */
 export const FINGERPRINT_BYTES = 256;
@@ -38,6 +41,8 @@ export interface FollowerOptions {
   flushPartialAfterMs: number;
   /** Bytes read from all files of one follower per pass, so one busy file cannot starve the others. */
   passBudgetBytes: number;
+  /** Folding of plain-text stack traces into one record. */
+  multiline: MultilineOptions;
 }
 
 /** What a follower needs from the tailer that hosts it. */
@@ -64,6 +69,8 @@ function createdAt(st: Stats): number {
 class TrackedFile {
   /** Line boundary: everything before it has been handed out. */
   offset = 0;
+  /** The multi-line record being read (null when folding is off); its bytes are not in `offset` yet. */
+  folder: LineFolder | null = null;
   /** The first ≤ FINGERPRINT_BYTES bytes as last seen, to notice truncation and find copies. */
   prefix: Buffer = Buffer.alloc(0);
   fingerprint = '';
@@ -102,7 +109,7 @@ class TrackedFile {
   }
 
   get position(): number {
-    return this.offset + this.partialTotal;
+    return this.offset + (this.folder ? this.folder.pendingBytes : 0) + this.partialTotal;
   }
 
   identity(): FileIdentity {
@@ -437,11 +444,18 @@ export class FileFollower {
   private async onTruncated(live: TrackedFile, st: Stats): Promise<void> {
     const now = this.sink.now();
     this.flushBatch();
-    const offset = live.offset;
     const lastSeenSize = live.lastSize;
     const before = { dev: live.dev, ino: live.ino, fingerprint: live.fingerprint };
     // logrotate's copytruncate copies the file, then truncates it: the unread tail is in the copy.
-    const copy = live.prefix.length > 0 ? await this.findCopy(before, offset, [live], live.prefix, live.lastMtimeMs) : null;
+    const copy = live.prefix.length > 0 ? await this.findCopy(before, live.offset, [live], live.prefix, live.lastMtimeMs) : null;
+    // A multi-line record open at the truncation is read again, whole, from the copy; without a copy it is
+    // handed over as far as it was read.
+    if (copy) live.folder?.discard();
+    else if (live.folder) {
+      live.folder.flush();
+      this.flushBatch();
+    }
+    const offset = live.offset;
     const unreadBytes = copy ? Math.max(0, lastSeenSize - copy.st.size) : Math.max(0, lastSeenSize - offset);
     this.reportLoss('truncated', {
       offset, lastSeenSize, sizeNow: st.size, recoveredFrom: copy?.name ?? null,
@@ -586,6 +600,10 @@ export class FileFollower {
       const fst = await handle.stat();
       const file = new TrackedFile(handle, name, fst.dev, fst.ino, fst, this.sink.now());
       file.setPrefix(await readHead(handle, Math.min(fst.size, FINGERPRINT_BYTES)));
+      if (this.opts.multiline.enabled) {
+        file.folder = new LineFolder(this.opts.multiline, { sourceFile: this.path, maxLineBytes: this.opts.maxLineBytes },
+          (record, bytes) => this.push(file, record, bytes));
+      }
       return file;
     } catch (err) {
       await handle.close().catch(() => undefined);
@@ -612,9 +630,16 @@ export class FileFollower {
         head.lastEofPos = head.position;
         head.lastGrowthAt = now;
       }
+      const due = this.recordDueAt(head);
+      if (due !== null && now >= due) {
+        // At EOF and quiet for the multiline timeout: the record in hand is complete.
+        head.folder!.flush();
+        this.flushBatch();
+      }
       if (head === this.live) {
         if (head.partialTotal > 0 && this.opts.flushPartialAfterMs > 0 && now - head.partialChangedAt >= this.opts.flushPartialAfterMs) {
           this.flushPartial(head, 'partial_line');
+          head.folder?.flush(); // nothing came for longer than any multiline timeout
           this.flushBatch();
         }
         break;
@@ -629,9 +654,27 @@ export class FileFollower {
     return false;
   }
 
+  /**
+   * When the multi-line record open in `file` is due to be handed over: its last line (or the partial
+   * line after it) plus the timeout. Null when none is open.
+   */
+  private recordDueAt(file: TrackedFile): number | null {
+    const since = file.folder?.pendingSince ?? null;
+    if (since === null) return null;
+    return Math.max(since, file.partialTotal > 0 ? file.partialChangedAt : 0) + this.opts.multiline.timeoutMs;
+  }
+
+  /** When a poll is due to hand over an open multi-line record (null: none open, or the file is failing). */
+  nextDueAt(): number | null {
+    if (this.closed || this.lastProblem !== null) return null;
+    const head = this.draining[0] ?? this.live;
+    return head ? this.recordDueAt(head) : null;
+  }
+
   /** Hands over a finished file's last line (even without newline: nothing more will come) and closes it. */
   private async finish(file: TrackedFile): Promise<void> {
     if (file.partialTotal > 0) this.flushPartial(file, 'partial_line');
+    file.folder?.flush(); // the rest of the record, if any, cannot be in another file
     this.flushBatch();
     this.consumed.push(file.identity());
     if (this.consumed.length > CONSUMED_MEMORY) this.consumed.shift();
@@ -694,7 +737,7 @@ export class FileFollower {
         lineBytes = segment.length + 1;
         line = segment.length > this.lineCap ? segment.subarray(0, this.lineCap) : segment;
       }
-      this.push(file, this.parse(line, readAt), lineBytes);
+      this.line(file, line, lineBytes, readAt);
       start = nl + 1;
     }
   }
@@ -714,8 +757,17 @@ export class FileFollower {
     const line = Buffer.concat(file.partial);
     const bytes = file.partialTotal;
     file.clearPartial();
-    const record = this.parse(line, new Date(this.sink.now()));
-    record.flags.push(flag);
+    this.line(file, line, bytes, new Date(this.sink.now()), flag);
+  }
+
+  /** One complete line: into the file's multi-line folder, or straight into the batch when folding is off. */
+  private line(file: TrackedFile, line: Buffer, bytes: number, readAt: Date, flag?: string): void {
+    if (file.folder) {
+      file.folder.add(line, bytes, readAt, readAt.getTime(), flag);
+      return;
+    }
+    const record = this.parse(line, readAt);
+    if (flag) record.flags.push(flag);
     this.push(file, record, bytes);
   }
 

@@ -150,18 +150,7 @@ function removeNul(buf: Buffer): Buffer {
  */
 export function parseLogLine(line: Buffer, opts: ParseOptions): LogRecord {
   const flags: string[] = [];
-  let buf = line;
-  if (buf.length > 0 && buf[buf.length - 1] === CR) buf = buf.subarray(0, buf.length - 1);
-  // A line handed over with an embedded LF would be a caller bug; treat it as part of the text.
-  if (buf.length > opts.maxLineBytes) {
-    buf = cutAtCharBoundary(buf, opts.maxLineBytes);
-    flags.push('truncated');
-  }
-  if (buf.indexOf(NUL) !== -1) {
-    buf = removeNul(buf);
-    flags.push('nul_removed');
-  }
-  if (!isUtf8(buf)) flags.push('invalid_utf8');
+  const buf = cleanLine(line, opts.maxLineBytes, flags);
   const text = buf.toString('utf8'); // invalid sequences become U+FFFD
 
   let first = 0;
@@ -180,6 +169,31 @@ export function parseLogLine(line: Buffer, opts: ParseOptions): LogRecord {
     flags.push('invalid_json');
   }
   return fromText(text, flags, opts);
+}
+
+/**
+ * The text of one line as stored, without parsing it: CR removed, cut at `maxLineBytes`, NUL bytes
+ * removed, invalid UTF-8 replaced — each flagged in `flags` as parseLogLine does. Used for the
+ * continuation lines of a multi-line record, which are kept as text.
+ */
+export function lineText(line: Buffer, maxLineBytes: number, flags: string[]): string {
+  return cleanLine(line, maxLineBytes, flags).toString('utf8');
+}
+
+function cleanLine(line: Buffer, maxLineBytes: number, flags: string[]): Buffer {
+  let buf = line;
+  if (buf.length > 0 && buf[buf.length - 1] === CR) buf = buf.subarray(0, buf.length - 1);
+  // A line handed over with an embedded LF would be a caller bug; treat it as part of the text.
+  if (buf.length > maxLineBytes) {
+    buf = cutAtCharBoundary(buf, maxLineBytes);
+    flags.push('truncated');
+  }
+  if (buf.indexOf(NUL) !== -1) {
+    buf = removeNul(buf);
+    flags.push('nul_removed');
+  }
+  if (!isUtf8(buf)) flags.push('invalid_utf8');
+  return buf;
 }
 
 // Field names, most specific first. `name` is bunyan's / Python's / pino's logger name.
@@ -338,6 +352,14 @@ export function detectTextLevel(text: string): CanonicalLevel | null {
     if (level) return level;
   }
   return null;
+}
+
+/**
+ * A plain-text line already cleaned by lineText (so not JSON) turned into a LogRecord, as parseLogLine
+ * would: the multi-line folder reads each line's text first, to see whether it continues a record.
+ */
+export function parsePlainText(text: string, flags: string[], opts: ParseOptions): LogRecord {
+  return fromText(text, flags, opts);
 }
 
 function fromText(text: string, flags: string[], opts: ParseOptions): LogRecord {

@@ -16,8 +16,9 @@ import { basename, dirname } from 'node:path';
 import type { Actor, ActorContext, ActorFactory, CollectorsStart } from '../../supervisor/actor.js';
 import { assertNever, type ControlMessage, type LogBatch } from '../../supervisor/messages.js';
 import { FileFollower, isRotatedSibling, type FollowerOptions, type FollowerSink } from './follow.js';
+import type { MultilineOptions } from './multiline.js';
 
-export interface TailerOptions extends Omit<FollowerOptions, 'maxLineBytes'> {
+export interface TailerOptions extends Omit<FollowerOptions, 'maxLineBytes' | 'multiline'> {
   /** Stat every file this often. The source of truth; fs.watch events only bring a poll forward. */
   pollMs: number;
   /** Bytes sent but not committed yet, across all files, before reading stops. */
@@ -28,6 +29,8 @@ export interface TailerOptions extends Omit<FollowerOptions, 'maxLineBytes'> {
   watchDebounceMs: number;
   /** Overrides config.maxLineBytes (tests). */
   maxLineBytes?: number;
+  /** Overrides config.multiline (tests, benchmarks). */
+  multiline?: MultilineOptions;
   /** Clock (tests). */
   now: () => number;
 }
@@ -93,6 +96,7 @@ class Tailer implements Actor {
     const followerOptions: FollowerOptions = {
       ...options,
       maxLineBytes: options.maxLineBytes ?? start_.config.maxLineBytes,
+      multiline: options.multiline ?? start_.config.multiline,
     };
     this.followers = paths.map(
       (p) => new FileFollower(p, followerOptions, sink, new Set(paths.filter((other) => other !== p))),
@@ -226,7 +230,21 @@ class Tailer implements Actor {
     // Data left within the budget: go on at once (after other I/O had its turn).
     if (this.more) this.schedule(0);
     else if (this.rerun) this.schedule(this.options.watchDebounceMs);
-    else this.schedule(this.options.pollMs);
+    else this.schedule(this.untilRecordDue());
+  }
+
+  /**
+   * The next poll's delay: pollMs, or sooner when an open multi-line record is due before then (a
+   * multiline timeout shorter than the poll). Not while reading is held back: COMMITTED or
+   * RESUME_TAILING brings the poll forward then, and a due record must not make the tailer spin.
+   */
+  private untilRecordDue(): number {
+    const { pollMs } = this.options;
+    if (this.paused || this.inFlightBytes >= this.options.windowBytes) return pollMs;
+    let due = Infinity;
+    for (const f of this.followers) due = Math.min(due, f.nextDueAt() ?? Infinity);
+    // At least 10 ms: a record due now is handed over by this poll's reading, not by a rush of polls.
+    return Math.max(10, Math.min(pollMs, due - this.options.now()));
   }
 
   /** Watches each directory that exists; a missing one is tried again after each poll. */
