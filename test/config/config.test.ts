@@ -200,3 +200,24 @@ test('monitoring.db_idle_close: 20 s by default, 0 keeps the connection open, ba
   assert.match(issuesOf(base + '  db_idle_close: 2.5\n'), /config\.yml:3 monitoring\.db_idle_close must be an integer \(got 2\.5\)/);
   assert.match(issuesOf(base + '  db_idle_close: 100000\n'), /config\.yml:3 monitoring\.db_idle_close must be ≤ 86400 \(got 100000\)/);
 });
+
+test('monitoring.multiline: on by default with generic limits, `false` or a mapping to change it, bad values name file, line and field', () => {
+  const base = 'monitoring:\n  postgres_url: postgresql://u:p@h/db\n';
+  const load = (extra: string, warn: (m: string) => void = () => {}) =>
+    loadAgentConfig({ app: 'my-app', configFile: deployment(base + extra).file, env: {}, warn });
+  assert.deepEqual(load('').multiline, { enabled: true, maxLines: 500, maxBytes: 131072, timeoutMs: 1000 });
+  assert.equal(load('  multiline: false\n').multiline.enabled, false);
+  assert.deepEqual(load('  multiline:\n    max_lines: 50\n    max_bytes: 8192\n    timeout_ms: 250\n').multiline,
+    { enabled: true, maxLines: 50, maxBytes: 8192, timeoutMs: 250 });
+  assert.equal(load('  multiline:\n    enabled: false\n').multiline.enabled, false);
+  assert.ok(Object.isFrozen(load('').multiline));
+  assert.match(issuesOf(base + '  multiline: 3\n'), /config\.yml:3 monitoring\.multiline must be true, false or a mapping/);
+  assert.match(issuesOf(base + '  multiline:\n    enabled: "yes"\n'), /config\.yml:4 monitoring\.multiline\.enabled must be true or false/);
+  assert.match(issuesOf(base + '  multiline:\n    max_lines: 1\n'), /config\.yml:4 monitoring\.multiline\.max_lines must be ≥ 2 \(got 1\)/);
+  assert.match(issuesOf(base + '  multiline:\n    max_bytes: 100\n'), /config\.yml:4 monitoring\.multiline\.max_bytes must be ≥ 1024 \(got 100\)/);
+  assert.match(issuesOf(base + '  multiline:\n    timeout_ms: 1.5\n'), /config\.yml:4 monitoring\.multiline\.timeout_ms must be an integer \(got 1\.5\)/);
+  assert.match(issuesOf(base + '  multiline:\n    timeout_ms: 700000\n'), /config\.yml:4 monitoring\.multiline\.timeout_ms must be ≤ 600000 \(got 700000\)/);
+  const warnings: string[] = [];
+  load('  multiline:\n    max_line: 10\n', (m) => warnings.push(m));
+  assert.match(warnings.join('\n'), /config\.yml:4 monitoring\.multiline\.max_line is not a known setting/);
+});
