@@ -316,8 +316,11 @@ export class FileFollower {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.flushBatch();
     const files = [...this.draining, ...(this.live ? [this.live] : [])];
+    // A record open at a stop is handed over as read (after a crash it is read again, whole, instead):
+    // a file that stays quiet would otherwise keep its last entry until the agent runs again.
+    for (const f of files) f.folder?.flush();
+    this.flushBatch();
     this.draining.length = 0;
     this.live = null;
     await Promise.allSettled(files.map((f) => f.handle.close()));
