@@ -12,8 +12,9 @@
 // The position handed out (FileCheckpoint) is always just after a complete line of the file being read,
 // and never past the start of a multi-line record still open (LineFolder), with that file's identity
 // (device + inode + sha1 of its first bytes). A record never spans two files: one open when its file is
-// rotated is completed from the rest of that file and handed over when the file is finished. A restart from any checkpoint
-// finds that file again — at the path, or among its rotated siblings — finishes it, then goes on.
+// rotated is completed from the rest of that file and handed over when the file is finished. A restart
+// from any checkpoint finds that file again — at the path, or among its rotated siblings — finishes it,
+// then goes on.
 // A periodic stat is the source of truth; fs.watch (in the tailer) only makes polls come sooner.
 
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
