@@ -127,3 +127,25 @@ test('multiline.enabled false: one record per line, as before', async (t) => {
   assert.deepEqual(run.records().map((r) => r.message), TRACE);
   assert.equal(readFileSync(file, 'utf8').split('\n').length - 1, TRACE.length);
 });
+
+test('restarting from any checkpoint handed out delivers exactly the records after it, each trace whole', async (t) => {
+  const file = join(scratchDir(t), 'app.log');
+  const fixtures = ['python-logging.log', 'jvm-printstacktrace.log', 'node-uncaught.log', 'go-panic.log', 'ruby-backtrace.log'];
+  writeFileSync(file, fixtures.map((f) => readFileSync(new URL(`../../../test/fixtures/logs/${f}`, import.meta.url), 'utf8')).join(''));
+  const first = await startTailer([file], { maxBatchRecords: 3, ...multiline({ timeoutMs: 200 }) });
+  await waitFor(() => first.lastCheckpoint(file)?.offset === statSync(file).size, 10_000, 'the whole file');
+  await first.stop();
+  const all = first.records().map((r) => r.message);
+  assert.ok(all.some((m) => m.startsWith('panic: ') && m.split('\n').length === 17), 'the Go panic is one record');
+  let seen = 0;
+  const points = first.batches.map((b) => ({ checkpoint: b.checkpoint, seenBefore: (seen += b.records.length) }));
+  assert.ok(points.length >= 8);
+  for (const { checkpoint, seenBefore } of points) {
+    const again = await startTailer([file], { checkpoints: [checkpoint], ...multiline({ timeoutMs: 200 }) });
+    await waitFor(() => (again.lastCheckpoint(file)?.offset ?? checkpoint.offset) === statSync(file).size, 10_000, `the rest after ${seenBefore}`)
+      .catch(() => undefined);
+    await sleep(100);
+    await again.stop();
+    assert.deepEqual(again.records().map((r) => r.message), all.slice(seenBefore), `restart after record ${seenBefore}`);
+  }
+});
