@@ -19,11 +19,11 @@ export function tempDir(prefix = 'observ-tailer-'): { dir: string; cleanup: () =
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function agentConfig(logFiles: string[], maxLineBytes = 64 * 1024): AgentConfig {
+export function agentConfig(logFiles: string[], maxLineBytes = 64 * 1024, journal: Pick<AgentConfig, 'journalUnits' | 'journalDirectory'> = { journalUnits: [], journalDirectory: null }): AgentConfig {
   return {
     app: 'test-app', vpsName: 'test-vps', configFile: '/nonexistent/config.yml', stateDir: '/nonexistent/state',
     enabled: true, postgresUrl: 'postgresql://127.0.0.1/none', collectionInterval: 60, healthChecks: [],
-    logFiles, flushInterval: 5, placement: 'compact', maxLineBytes, spoolMaxBytes: 1 << 20, diskPath: '/', dbTimeout: 30, dbIdleClose: 20, service: null, releaseDir: '/nonexistent/current',
+    logFiles, ...journal, flushInterval: 5, placement: 'compact', maxLineBytes, spoolMaxBytes: 1 << 20, diskPath: '/', dbTimeout: 30, dbIdleClose: 20, service: null, releaseDir: '/nonexistent/current',
   };
 }
 

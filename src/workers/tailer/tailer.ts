@@ -1,6 +1,8 @@
-// The tailer actor: follows every configured log file and sends LOGS batches towards the writer.
+// The tailer actor: follows every configured log file (and the journal of config.journalUnits) and
+// sends LOGS batches towards the writer.
 //
 //   config.logFiles ──► FileFollower (one per path) ──LogBatch──► ctx.send({type:'LOGS'}) ──► writer
+//   config.journalUnits ► JournalFollower (journalctl) ─┘                                      │
 //          ▲                     ▲                                                             │
 //   stat poll (truth)   fs.watch (only hastens a poll)        COMMITTED {bytes} ◄── supervisor ◄┘
 //
@@ -14,8 +16,9 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Actor, ActorContext, ActorFactory, CollectorsStart } from '../../supervisor/actor.js';
-import { assertNever, type ControlMessage, type LogBatch } from '../../supervisor/messages.js';
+import { assertNever, type ControlMessage, type FileCheckpoint, type LogBatch } from '../../supervisor/messages.js';
 import { FileFollower, isRotatedSibling, type FollowerOptions, type FollowerSink } from './follow.js';
+import { JournalFollower } from './journal.js';
 
 export interface TailerOptions extends Omit<FollowerOptions, 'maxLineBytes'> {
   /** Stat every file this often. The source of truth; fs.watch events only bring a poll forward. */
@@ -30,6 +33,11 @@ export interface TailerOptions extends Omit<FollowerOptions, 'maxLineBytes'> {
   maxLineBytes?: number;
   /** Clock (tests). */
   now: () => number;
+  /** The journalctl binary of the journald source (tests point it elsewhere). */
+  journalctl: string;
+  /** Backoff of the journald source after journalctl failed: first wait, doubling up to the max. */
+  journalRestartBaseMs: number;
+  journalRestartMaxMs: number;
 }
 
 export const TAILER_DEFAULTS: TailerOptions = {
@@ -52,7 +60,18 @@ export const TAILER_DEFAULTS: TailerOptions = {
   watch: false,
   watchDebounceMs: 50,
   now: Date.now,
+  journalctl: 'journalctl',
+  journalRestartBaseMs: 1000,
+  journalRestartMaxMs: 60_000,
 };
+
+/** What the tailer needs of a source: a file follower or the journal follower. */
+interface Source {
+  readonly path: string;
+  init(checkpoint: FileCheckpoint | null): Promise<void>;
+  poll(): Promise<boolean>;
+  close(): Promise<void>;
+}
 
 /** A tailer factory with other timings or limits (tests, benchmarks). */
 export function createTailerWith(options: Partial<TailerOptions> = {}): ActorFactory {
@@ -63,7 +82,7 @@ export const createTailer: ActorFactory = createTailerWith();
 
 class Tailer implements Actor {
   readonly name = 'tailer' as const;
-  private readonly followers: FileFollower[];
+  private readonly followers: Source[];
   private inFlightBytes = 0;
   private paused = false;
   private stopping = false;
@@ -97,6 +116,14 @@ class Tailer implements Actor {
     this.followers = paths.map(
       (p) => new FileFollower(p, followerOptions, sink, new Set(paths.filter((other) => other !== p))),
     );
+    const units = start_.config.journalUnits ?? [];
+    if (units.length) {
+      this.followers.push(new JournalFollower({
+        units, directory: start_.config.journalDirectory ?? null, journalctl: options.journalctl,
+        maxBatchRecords: options.maxBatchRecords, maxBatchBytes: options.maxBatchBytes, maxLineBytes: followerOptions.maxLineBytes,
+        restartBaseMs: options.journalRestartBaseMs, restartMaxMs: options.journalRestartMaxMs,
+      }, sink));
+    }
     for (const p of paths) {
       const dir = dirname(p);
       const names = this.watchedNames.get(dir) ?? [];
@@ -130,7 +157,7 @@ class Tailer implements Actor {
       return;
     }
     this.started = true;
-    this.log('info', 'tailing log files', { files: this.followers.map((f) => f.path) });
+    this.log('info', 'tailing log files', { files: this.followers.map((f) => f.path), journalUnits: this.start_.config.journalUnits ?? [] });
     this.schedule(0);
   }
 
