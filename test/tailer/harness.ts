@@ -43,7 +43,8 @@ export interface RunningTailer {
 
 export async function startTailer(
   files: string[],
-  options: Partial<TailerOptions> & { checkpoints?: FileCheckpoint[]; autoCommit?: boolean; maxLineBytes?: number } = {},
+  options: Partial<TailerOptions> & { checkpoints?: FileCheckpoint[]; autoCommit?: boolean; maxLineBytes?: number;
+    journal?: Pick<AgentConfig, 'journalUnits' | 'journalDirectory'> } = {},
 ): Promise<RunningTailer> {
   const messages: CollectorMessage[] = [];
   const batches: LogBatch[] = [];
@@ -77,9 +78,9 @@ export async function startTailer(
       }
     },
   };
-  const { checkpoints = [], autoCommit: _a, maxLineBytes, ...tailerOptions } = options;
+  const { checkpoints = [], autoCommit: _a, maxLineBytes, journal, ...tailerOptions } = options;
   void _a;
-  tailer = createTailerWith({ ...FAST, ...tailerOptions })({ config: agentConfig(files, maxLineBytes), checkpoints }, ctx);
+  tailer = createTailerWith({ ...FAST, ...tailerOptions })({ config: agentConfig(files, maxLineBytes, journal), checkpoints }, ctx);
   await tailer.start();
   return {
     tailer, messages, batches, events,

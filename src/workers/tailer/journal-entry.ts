@@ -38,10 +38,10 @@ export function journalctlArgs(o: JournalctlArgsOptions): string[] {
   const args = ['--output=json', '--all', '--no-pager', `--output-fields=${JOURNAL_FIELDS.join(',')}`];
   if (o.directory) args.push(`--directory=${o.directory}`);
   for (const unit of o.units) args.push(`--unit=${unit}`);
-  // Without a cursor, --follow alone would start at the last 10 entries: --no-tail starts at the oldest.
   if (o.cursor) args.push(`--after-cursor=${o.cursor}`);
-  else if (o.follow) args.push('--no-tail');
-  if (o.follow) args.push('--follow');
+  // --follow alone implies --lines=10: without a cursor it starts at the last 10 entries, and after one it
+  // shows 10 entries and then skips to the end. --no-tail reads everything from the cursor (or the oldest).
+  if (o.follow) args.push('--no-tail', '--follow');
   return args;
 }
 
