@@ -3,7 +3,7 @@
 // on the way. Every entry is stored exactly once, because the cursor is committed with the rows.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { journalLine, numberedEntries, writeJournal } from '../helpers/journal.js';
@@ -11,12 +11,25 @@ import { AgentProcess, eventually, faultScene, query } from './helpers.js';
 
 const UNIT = 'my-app.service';
 
-async function journalScene(t: TestContext, name: string) {
+async function journalScene(t: TestContext, name: string, extraConfig = '') {
   const scene = await faultScene(t, name);
   const journalDir = join(scene.dir, 'journal');
   mkdirSync(journalDir);
-  appendFileSync(scene.config, `  journal_units: [${UNIT}]\n  journal_directory: ${journalDir}\n`);
+  appendFileSync(scene.config, `  journal_units: [${UNIT}]\n  journal_directory: ${journalDir}\n${extraConfig}`);
   return { ...scene, journalDir };
+}
+
+/** journalctl processes reading `dir` (children the agent left behind). */
+function journalctlsReading(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmdline.some((a) => a.endsWith('journalctl')) && cmdline.includes(`--directory=${dir}`)) pids.push(Number(entry));
+    } catch { /* gone meanwhile */ }
+  }
+  return pids;
 }
 
 async function stored(url: string, app: string): Promise<{ total: number; messages: string[] }> {
@@ -66,6 +79,23 @@ test('an agent following a unit\'s journal, SIGKILLed mid-stream and restarted, 
   assert.equal(Number(others[0]!.n), 0, 'other units are not followed');
   const cp = await query<{ files: Array<{ path: string; cursor?: string }> }>(pg.url, `SELECT files FROM agent_checkpoints WHERE app_name = 'jkill'`);
   assert.match(cp[0]!.files.find((f) => f.path === 'journald')?.cursor ?? '', /^s=[0-9a-f]+;i=/, 'the cursor is committed');
+  // The children of killed agents ended by themselves (journalctl exits when its reader is gone).
+  await eventually(async () => journalctlsReading(journalDir).length === 0, 'no journalctl left behind', 10_000, 100);
+});
+
+test('in isolated placement the journal is followed from the collectors thread, and a clean stop ends journalctl', async (t) => {
+  const { pg, stateDir, config, journalDir } = await journalScene(t, 'jisolated', '  placement: isolated\n');
+  await writeJournal(journalDir, numberedEntries(UNIT, 1, 200));
+  const agent = new AgentProcess(t, 'jisolated', config, stateDir);
+  await agent.waitForLog(/tailer ready/, 20_000);
+  await writeJournal(journalDir, numberedEntries(UNIT, 201, 200), 'second');
+  await waitForEntries(pg.url, 'jisolated', 400);
+  assert.equal(journalctlsReading(journalDir).length, 1, 'one journalctl child');
+  assert.equal((await agent.stop()).code, 0);
+  assert.deepEqual(journalctlsReading(journalDir), [], 'stopped with the agent');
+  const got = await stored(pg.url, 'jisolated');
+  assert.deepEqual(got.messages, expected(1, 400));
+  assert.equal(got.total, 400);
 });
 
 test('journal entries written while PostgreSQL is stopped are spooled and stored exactly once after it restarts, across an agent restart', async (t) => {
