@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { journalctlArgs, parseJournalEntry } from '../src/workers/tailer/journal-entry.js';
 import { writeJournal, type JournalFields } from '../test/helpers/journal.js';
+import { MemoryCgroup } from './lib/memory-cgroup.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
@@ -72,12 +73,16 @@ async function main(): Promise<void> {
     if (!parsedLast.ok) throw new Error(`cannot read the last entry: ${parsedLast.reason}`);
     const cursor = parsedLast.cursor;
 
-    // Follow: the agent's shape.
-    const child = spawn('journalctl', journalctlArgs({ units: [UNIT], directory: dir, cursor, follow: true }), { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Follow: the agent's shape, in a memory cgroup of its own when one can be made (what it adds to the agent's).
+    const cgroup = MemoryCgroup.create(`observ-bench-journal-${process.pid}`);
+    const followArgs = journalctlArgs({ units: [UNIT], directory: dir, cursor, follow: true });
+    const options = { stdio: ['ignore', 'pipe', 'ignore'] as ['ignore', 'pipe', 'ignore'] };
+    const child = cgroup ? cgroup.spawn('journalctl', followArgs, options) : spawn('journalctl', followArgs, options);
     let received = 0;
-    child.stdout.on('data', (chunk: Buffer) => { for (const b of chunk) if (b === 0x0a) received++; });
+    child.stdout!.on('data', (chunk: Buffer) => { for (const b of chunk) if (b === 0x0a) received++; });
     await sleep(1500);
     const memory = statusKb(child.pid!);
+    const cgroupIdle = cgroup ? { usageKb: Math.round(cgroup.usageKb()), ...cgroup.statMb() } : null;
     const idle0 = cpuMs(child.pid!);
     await sleep(SECONDS * 1000);
     const idleCpuMs = cpuMs(child.pid!) - idle0;
@@ -93,7 +98,10 @@ async function main(): Promise<void> {
     const busyCpuMs = cpuMs(child.pid!) - busy0;
     const busySeconds = (Date.now() - busyStart) / 1000;
     const busyMemory = statusKb(child.pid!);
+    const cgroupBusy = cgroup ? { usageKb: Math.round(cgroup.usageKb()), ...cgroup.statMb() } : null;
     child.kill();
+    await new Promise((r) => child.once('exit', r));
+    cgroup?.remove();
 
     // Poll: one run per second at the tail, each a fresh process opening the journal.
     const pollCpuMs = childrenCpuMs(['journalctl', ...journalctlArgs({ units: [UNIT], directory: dir, cursor, follow: false }), '--lines=500'], POLLS) / POLLS;
@@ -115,6 +123,10 @@ async function main(): Promise<void> {
         busyCpuPercent: round(busyCpuMs / (busySeconds * 10)),
         busyEntriesPerSecond: Math.round(received / busySeconds),
         busyMemory,
+        // The kernel's accounting of the child's own cgroup (null where cgroups are not writable): anonymous
+        // memory plus page cache first touched by it; journal pages journald already touched are not in it.
+        cgroupIdle,
+        cgroupBusy,
       },
       poll: { cpuMsPerRun: round(pollCpuMs), cpuPercentAtOnePerSecond: round(pollCpuMs / 10), extraResidentKbBetweenRuns: 0 },
       baseline: { journalctlVersionCpuMs: round(spawnCpuMs) },
