@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fieldBytes, journalctlArgs, parseJournalEntry, priorityLevel } from '../../src/workers/tailer/journal-entry.js';
+import { cursorRealtimeUs, fieldBytes, journalctlArgs, parseJournalEntry, priorityLevel } from '../../src/workers/tailer/journal-entry.js';
 
 const OPTS = { maxLineBytes: 64 * 1024, now: () => Date.UTC(2030, 0, 1), fallbackUnit: 'shop.service' };
 const CURSOR = 's=5a51;i=1;b=0123;m=1;t=661f;x=47d5';
@@ -69,4 +69,11 @@ test('journalctl is asked for JSON of the chosen units, all of every field, from
     ['--output=json', '--all', '--no-pager', fields, '--directory=/j', '--unit=a.service', `--after-cursor=${CURSOR}`, '--no-tail', '--follow']);
   assert.deepEqual(journalctlArgs({ units: ['a.service'], directory: null, cursor: CURSOR, follow: false }),
     ['--output=json', '--all', '--no-pager', fields, '--unit=a.service', `--after-cursor=${CURSOR}`]);
+});
+
+test('without a usable cursor journalctl starts at a time given to the µs; a cursor\'s time is read from its t= part', () => {
+  const args = journalctlArgs({ units: ['a.service'], directory: null, cursor: null, sinceUs: 1796567651000042, follow: true });
+  assert.deepEqual(args.slice(-3), ['--since=@1796567651.000042', '--no-tail', '--follow']);
+  assert.equal(cursorRealtimeUs('s=5a;i=1;b=01;m=1;t=661f800aa436b;x=47'), 0x661f800aa436b);
+  assert.equal(cursorRealtimeUs('not-a-cursor'), null);
 });

@@ -195,3 +195,50 @@ test('a journal file journalctl may not read is reported (as a user outside the 
   assert.match(String(logs(tailer.messages, 'error')[0]!.context!.error), /insufficient permissions/);
   assert.equal(tailer.records().length, 0);
 });
+
+test('a cursor journalctl refuses is reported as a possible loss, and reading resumes from then on instead of failing forever', async (t) => {
+  const { dir, cleanup } = tempDir('observ-journal-');
+  t.after(cleanup);
+  await writeJournal(dir, numberedEntries(UNIT, 1, 5, (Date.now() - 3_600_000) * 1000)); // an hour ago
+  const refused: FileCheckpoint = { path: 'journald', identity: null, offset: 0, cursor: 'not-a-cursor' };
+  const tailer = await journalTailer(t, dir, { checkpoints: [refused], journalRestartBaseMs: 50 });
+  await waitFor(() => tailer.events.length > 0, 10_000, 'an event');
+  await sleep(300);
+  await writeJournal(dir, numberedEntries(UNIT, 6, 5));
+  await waitFor(() => tailer.records().length >= 5, 20_000, 'new entries');
+  await sleep(300);
+  assert.deepEqual(numbers(tailer.records()), range(6, 5), 'entries from before the refusal are not read again');
+  assert.equal(tailer.events[0]!.kind, 'lines_possibly_lost');
+  assert.equal(tailer.events[0]!.detail.reason, 'journal_cursor_refused');
+  assert.match(logs(tailer.messages, 'error')[0]!.message, /refused the committed journal cursor/);
+  assert.match(tailer.lastCheckpoint('journald')!.cursor ?? '', /^s=/, 'a real cursor is committed from then on');
+});
+
+test('a user outside the systemd-journal group gets one clear error (journalctl itself exits 0 and shows nothing)', async (t) => {
+  const { dir, cleanup } = tempDir('observ-journal-');
+  t.after(cleanup);
+  // What journalctl prints, and does, for such a user: a hint on stderr, then it follows the user's own journal.
+  const fake = join(dir, 'journalctl');
+  writeFileSync(fake, '#!/bin/sh\necho "Hint: You are currently not seeing messages from other users and the system." >&2\n' +
+    'echo "      Users in groups \'adm\', \'systemd-journal\' can see all messages." >&2\nexec sleep 60\n', { mode: 0o755 });
+  const tailer = await journalTailer(t, dir, { journalctl: fake });
+  await waitFor(() => logs(tailer.messages, 'error').length > 0, 10_000, 'an error');
+  await sleep(300);
+  const errors = logs(tailer.messages, 'error');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.context!.code, 'OBS_ERR_JOURNAL');
+  assert.match(String(errors[0]!.context!.error), /add the agent's user to the systemd-journal group/);
+});
+
+test('an entry too long to hold is skipped and counted; the entries after it are read', async (t) => {
+  const { dir, cleanup } = tempDir('observ-journal-');
+  t.after(cleanup);
+  const fake = join(dir, 'journalctl');
+  writeFileSync(fake, '#!/bin/sh\necho \'{"__CURSOR":"c1","MESSAGE":"before"}\'\nhead -c 1200000 /dev/zero | tr "\\\\000" x\necho\n' +
+    'echo \'{"__CURSOR":"c3","MESSAGE":"after"}\'\nexec sleep 60\n', { mode: 0o755 });
+  const tailer = await journalTailer(t, dir, { journalctl: fake });
+  await waitFor(() => tailer.records().length >= 2, 10_000, 'two records');
+  assert.deepEqual(tailer.records().map((r) => r.message), ['before', 'after']);
+  assert.equal(tailer.lastCheckpoint('journald')!.cursor, 'c3');
+  assert.deepEqual(tailer.events.map((e) => [e.kind, e.detail.reason]), [['journal_entry_skipped', 'entry longer than the limit']]);
+});

@@ -29,8 +29,10 @@ export interface JournalctlArgsOptions {
   units: readonly string[];
   /** --directory: journal files in this directory instead of the system journal. */
   directory: string | null;
-  /** Resume after this entry; none: from the oldest entry the journal holds. */
+  /** Resume after this entry; none: from the oldest entry the journal holds (or from sinceUs). */
   cursor: string | null;
+  /** Without a cursor: start at this time (µs since the epoch) instead of the oldest entry. */
+  sinceUs?: number | null;
   follow: boolean;
 }
 
@@ -39,6 +41,7 @@ export function journalctlArgs(o: JournalctlArgsOptions): string[] {
   if (o.directory) args.push(`--directory=${o.directory}`);
   for (const unit of o.units) args.push(`--unit=${unit}`);
   if (o.cursor) args.push(`--after-cursor=${o.cursor}`);
+  else if (o.sinceUs != null) args.push(`--since=@${Math.floor(o.sinceUs / 1e6)}.${String(o.sinceUs % 1e6).padStart(6, '0')}`);
   // --follow alone implies --lines=10: without a cursor it starts at the last 10 entries, and after one it
   // shows 10 entries and then skips to the end. --no-tail reads everything from the cursor (or the oldest).
   if (o.follow) args.push('--no-tail', '--follow');
@@ -79,6 +82,12 @@ export function fieldText(value: unknown): string | null {
   return fieldBytes(value)?.toString('utf8') ?? null;
 }
 
+/** The time (µs) a cursor points at, from its `t=` part (hex), or null when it has none. */
+export function cursorRealtimeUs(cursor: string): number | null {
+  const m = /(?:^|;)t=([0-9a-f]{1,14})(?:;|$)/.exec(cursor);
+  return m ? parseInt(m[1]!, 16) : null;
+}
+
 export interface JournalEntryOptions {
   maxLineBytes: number;
   /** Used when the entry carries no usable __REALTIME_TIMESTAMP (never seen from journalctl). */
@@ -88,7 +97,7 @@ export interface JournalEntryOptions {
 }
 
 export type JournalEntryResult =
-  | { ok: true; cursor: string; record: LogRecord }
+  | { ok: true; cursor: string; realtimeUs: number | null; record: LogRecord }
   | { ok: false; reason: string };
 
 /** Parses one line of `journalctl -o json` (without its LF). Pure. */
@@ -105,7 +114,8 @@ export function parseJournalEntry(line: string, opts: JournalEntryOptions): Jour
   if (typeof cursor !== 'string' || !cursor) return { ok: false, reason: 'no __CURSOR' };
 
   const realtimeUs = Number(fieldText(e.__REALTIME_TIMESTAMP));
-  const realtimeMs = Number.isFinite(realtimeUs) && realtimeUs > 0 ? Math.floor(realtimeUs / 1000) : opts.now();
+  const knownTime = Number.isFinite(realtimeUs) && realtimeUs > 0;
+  const realtimeMs = knownTime ? Math.floor(realtimeUs / 1000) : opts.now();
   const unit = fieldText(e._SYSTEMD_UNIT) ?? fieldText(e.UNIT) ?? opts.fallbackUnit;
   const priority = fieldText(e.PRIORITY);
   const record = parseLogLine(fieldBytes(e.MESSAGE) ?? Buffer.alloc(0), {
@@ -122,5 +132,5 @@ export function parseJournalEntry(line: string, opts: JournalEntryOptions): Jour
   if (priority !== null) journal.priority = /^\d+$/.test(priority) ? Number(priority) : priority;
   // Under one key, so that a JSON message's own `pid` or `unit` is not overwritten.
   record.context = { ...record.context, journal };
-  return { ok: true, cursor, record };
+  return { ok: true, cursor, realtimeUs: knownTime ? realtimeUs : null, record };
 }

@@ -22,7 +22,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { FileCheckpoint, LogRecord } from '../../supervisor/messages.js';
 import type { FollowerSink } from './follow.js';
-import { JOURNAL_CHECKPOINT_PATH, journalctlArgs, parseJournalEntry } from './journal-entry.js';
+import { JOURNAL_CHECKPOINT_PATH, cursorRealtimeUs, journalctlArgs, parseJournalEntry } from './journal-entry.js';
 
 export interface JournalFollowerOptions {
   units: readonly string[];
@@ -47,6 +47,8 @@ const KILL_GRACE_MS = 2_000;
 export class JournalFollower {
   readonly path = JOURNAL_CHECKPOINT_PATH;
   private cursor: string | null = null;
+  /** After a cursor journalctl refused: start at this time, and leave out entries up to it (they were stored). */
+  private sinceUs: number | null = null;
   private child: ChildProcess | null = null;
   private childStartedAt = 0;
   private exited: Promise<void> | null = null;
@@ -109,7 +111,7 @@ export class JournalFollower {
 
   private spawnChild(): void {
     if (this.closed || this.child) return;
-    const args = journalctlArgs({ units: this.opts.units, directory: this.opts.directory, cursor: this.cursor, follow: true });
+    const args = journalctlArgs({ units: this.opts.units, directory: this.opts.directory, cursor: this.cursor, sinceUs: this.sinceUs, follow: true });
     let child: ChildProcess;
     try {
       child = spawn(this.opts.journalctl, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -136,6 +138,8 @@ export class JournalFollower {
           const missing = spawnError.code === 'ENOENT';
           this.failed(missing ? `${this.opts.journalctl} not found: install systemd's journalctl, or remove monitoring.journal_units`
             : `cannot run ${this.opts.journalctl}: ${spawnError.message}`, spawnError.code ?? null);
+        } else if (this.cursor !== null && /Failed to seek to cursor/.test(this.stderrTail)) {
+          this.cursorRefused(this.cursor);
         } else {
           const why = lastLine(this.stderrTail) || (signal ? `killed by ${signal}` : `exited with code ${code}`);
           this.failed(`journalctl stopped: ${why}`, code === null ? signal : `exit ${code}`);
@@ -215,8 +219,13 @@ export class JournalFollower {
     this.failures = 0;
     this.cursor = parsed.cursor;
     this.batch ??= { records: [], bytes: 0 };
-    this.batch.records.push(parsed.record);
     this.batch.bytes += line.length + 1;
+    if (this.sinceUs !== null && parsed.realtimeUs !== null && parsed.realtimeUs <= this.sinceUs) {
+      // At or before the refused cursor's time: stored already. Its cursor still moves on (an empty batch).
+    } else {
+      this.sinceUs = null;
+      this.batch.records.push(parsed.record);
+    }
     if (this.batch.records.length >= this.opts.maxBatchRecords || this.batch.bytes >= this.opts.maxBatchBytes) this.flushBatch();
   }
 
@@ -225,6 +234,22 @@ export class JournalFollower {
     if (!batch) return;
     this.batch = null;
     this.sink.emit({ records: batch.records, checkpoint: this.checkpoint(), bytes: batch.bytes });
+  }
+
+  /**
+   * journalctl refused the committed cursor (not one of its cursors: edited, or from another tool). Not
+   * retried as is, which would fail forever: resumed at the cursor's time when it carries one, else from
+   * now, and reported as a possible loss.
+   */
+  private cursorRefused(cursor: string): void {
+    const now = this.sink.now();
+    const atUs = cursorRealtimeUs(cursor);
+    this.sinceUs = atUs ?? now * 1000;
+    this.cursor = null;
+    this.nextStartAt = now;
+    const detail = { code: 'OBS_ERR_JOURNAL', cursor, resumeAt: new Date(Math.floor(this.sinceUs / 1000)).toISOString() };
+    this.sink.log('error', 'journalctl refused the committed journal cursor; resuming at its time', detail);
+    this.sink.event('lines_possibly_lost', { reason: 'journal_cursor_refused', ...detail });
   }
 
   /** journalctl could not run or stopped: said once per distinct cause, then tried again with backoff. */
