@@ -4,15 +4,24 @@
 //   poll   — `journalctl --after-cursor C -n 500 -o json` run every second instead: CPU per run, at the
 //            tail (nothing new), which is what it costs each second on an idle unit;
 //   baseline — `journalctl --version`: what any spawn of journalctl costs before it opens a journal file;
-//   parse  — parseJournalEntry alone (entries/s), the agent's own share of the work.
+//   parse  — parseJournalEntry alone (entries/s), the agent's own share of the work;
+//   agent  — the built agent (bin/obs-agent.cjs, the agent's flags) against an embedded PostgreSQL, each in
+//            a memory cgroup of its own, for `--agent-seconds`: following the unit's journal while it writes
+//            100 entries/s, beside the same agent tailing a file written at the same rate (the baseline).
+//            Median RSS of the agent process, and the cgroup's figure (agent + journalctl). --no-agent skips it.
 //
 // The journal is real: `--entries` entries (one in three of the followed unit) written by
 // systemd-journal-remote into a temporary directory, read with --directory.
 //
-// Usage: node dist/bench/journal-source.js [--entries 100000] [--seconds 10] [--polls 50]
+// Usage: node dist/bench/journal-source.js [--entries 100000] [--seconds 10] [--polls 50] [--agent-seconds 40 | --no-agent]
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { EmbeddedPostgres } from '../src/db/embedded.js';
+import { connect } from '../src/db/pg.js';
+import { migrate } from '../src/db/migrate.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../src/supervisor/launch-flags.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { journalctlArgs, parseJournalEntry } from '../src/workers/tailer/journal-entry.js';
@@ -27,6 +36,9 @@ const arg = (name: string, fallback: number) => {
 const ENTRIES = arg('entries', 100_000);
 const SECONDS = arg('seconds', 10);
 const POLLS = arg('polls', 50);
+const AGENT_SECONDS = arg('agent-seconds', 40);
+const AGENT = !args.includes('--no-agent');
+const AGENT_BIN = fileURLToPath(new URL('../../bin/obs-agent.cjs', import.meta.url));
 const UNIT = 'bench-app.service';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -131,9 +143,79 @@ async function main(): Promise<void> {
       poll: { cpuMsPerRun: round(pollCpuMs), cpuPercentAtOnePerSecond: round(pollCpuMs / 10), extraResidentKbBetweenRuns: 0 },
       baseline: { journalctlVersionCpuMs: round(spawnCpuMs) },
       parse: { entriesPerSecond: Math.round(all.length / parseSeconds), entries: all.length },
+      agent: AGENT ? await agentScenario(dir) : null,
     }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One agent with journal_units beside one with a log file, both fed 100 records/s, for AGENT_SECONDS. */
+async function agentScenario(dir: string): Promise<Record<string, unknown>> {
+  const pgDir = mkdtempSync(join(tmpdir(), 'observ-bench-journal-pg-'));
+  const pg = new EmbeddedPostgres({ dir: pgDir });
+  const children: ChildProcess[] = [];
+  const cgroups: MemoryCgroup[] = [];
+  try {
+    await pg.start();
+    const c = await connect(pg.url);
+    try { await migrate(c); } finally { await c.end(); }
+    const journalDir = join(dir, 'agent-journal');
+    mkdirSync(journalDir);
+    const logFile = join(dir, 'app.log');
+    writeFileSync(logFile, '');
+    const run = (name: string, monitoring: string) => {
+      const appDir = join(dir, name);
+      mkdirSync(appDir);
+      const config = join(appDir, 'config.yml');
+      writeFileSync(config, `monitoring:\n  enabled: true\n  postgres_url: "${pg.url}"\n  collection_interval: 10\n  flush_interval: 5\n${monitoring}`);
+      const cg = MemoryCgroup.create(`observ-bench-journal-${process.pid}-${name}`);
+      if (cg) cgroups.push(cg);
+      const argv = [...AGENT_NODE_FLAGS, AGENT_BIN, name, '--config', config, '--state-dir', join(appDir, 'state'), '--vps-name', 'bench'];
+      const options = { env: { ...process.env, ...AGENT_ENV }, stdio: ['ignore', 'ignore', 'ignore'] as ['ignore', 'ignore', 'ignore'] };
+      const child = cg ? cg.spawn(process.execPath, argv, options) : spawn(process.execPath, argv, options);
+      children.push(child);
+      return { child, cg };
+    };
+    const journal = run('journal', `  journal_units: [${UNIT}]\n  journal_directory: ${journalDir}\n`);
+    const file = run('file', `  log_files: [${logFile}]\n`);
+    const samples = { journal: [] as number[], file: [] as number[], journalCgroup: [] as number[], fileCgroup: [] as number[] };
+    let n = 0;
+    const until = Date.now() + AGENT_SECONDS * 1000;
+    while (Date.now() < until) {
+      const tick = Date.now();
+      const batch = entries(n, 300).filter((e) => e._SYSTEMD_UNIT === UNIT);
+      await writeJournal(journalDir, batch);
+      appendFileSync(logFile, batch.map((e) => `${String(e.MESSAGE)}\n`).join(''));
+      n += 300;
+      if (Date.now() - (until - AGENT_SECONDS * 1000) > 10_000) { // after a 10 s warm-up
+        samples.journal.push(statusKb(journal.child.pid!).rssKb);
+        samples.file.push(statusKb(file.child.pid!).rssKb);
+        if (journal.cg) samples.journalCgroup.push(journal.cg.usageKb());
+        if (file.cg) samples.fileCgroup.push(file.cg.usageKb());
+      }
+      await sleep(Math.max(0, 1000 - (Date.now() - tick)));
+    }
+    const stored = await connect(pg.url);
+    let rows: Record<string, number> = {};
+    try {
+      const r = await stored.query<{ app_name: string; n: string }>('SELECT app_name, count(*) AS n FROM log_entries GROUP BY app_name');
+      rows = Object.fromEntries(r.rows.map((x) => [x.app_name, Number(x.n)]));
+    } finally { await stored.end(); }
+    const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : null);
+    return {
+      seconds: AGENT_SECONDS, recordsPerSecond: 100, rowsStored: rows,
+      journalAgent: { rssKbMedian: median(samples.journal), cgroupKbMedian: median(samples.journalCgroup) },
+      baselineFileAgent: { rssKbMedian: median(samples.file), cgroupKbMedian: median(samples.fileCgroup) },
+    };
+  } finally {
+    for (const child of children) {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    }
+    for (const cg of cgroups) cg.remove();
+    await pg.stop().catch(() => {});
+    rmSync(pgDir, { recursive: true, force: true });
   }
 }
 
