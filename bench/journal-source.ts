@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const journalBytes = statSync(join(dir, 'remote.journal')).size;
     const lastLine = execFileSync('journalctl', [...journalctlArgs({ units: [UNIT], directory: dir, cursor: null, follow: false }), '--lines=1'],
       { encoding: 'utf8' }).trim();
-    const parsedLast = parseJournalEntry(lastLine, { maxLineBytes: 65536, now: Date.now, fallbackUnit: UNIT });
+    const parsedLast = parseJournalEntry(lastLine, { maxLineBytes: 65536, now: Date.now, units: [UNIT] });
     if (!parsedLast.ok) throw new Error(`cannot read the last entry: ${parsedLast.reason}`);
     const cursor = parsedLast.cursor;
 
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     const all = execFileSync('journalctl', journalctlArgs({ units: [UNIT], directory: dir, cursor: null, follow: false }),
       { encoding: 'utf8', maxBuffer: 1 << 30 }).split('\n').filter(Boolean);
     const t0 = process.hrtime.bigint();
-    for (const line of all) parseJournalEntry(line, { maxLineBytes: 65536, now: Date.now, fallbackUnit: UNIT });
+    for (const line of all) parseJournalEntry(line, { maxLineBytes: 65536, now: Date.now, units: [UNIT] });
     const parseSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
 
     console.log(JSON.stringify({

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cursorRealtimeUs, fieldBytes, journalctlArgs, parseJournalEntry, priorityLevel } from '../../src/workers/tailer/journal-entry.js';
 
-const OPTS = { maxLineBytes: 64 * 1024, now: () => Date.UTC(2030, 0, 1), fallbackUnit: 'shop.service' };
+const OPTS = { maxLineBytes: 64 * 1024, now: () => Date.UTC(2030, 0, 1), units: ['shop.service'] };
 const CURSOR = 's=5a51;i=1;b=0123;m=1;t=661f;x=47d5';
 
 test('PRIORITY 0-7 maps to the tailer\'s levels; anything else is no level', () => {
@@ -62,7 +62,7 @@ test('output that is not an entry is refused with a reason, never half-read', ()
 });
 
 test('journalctl is asked for JSON of the chosen units, all of every field, from the cursor (or the oldest entry) onwards', () => {
-  const fields = '--output-fields=MESSAGE,PRIORITY,_SYSTEMD_UNIT,UNIT,_PID,SYSLOG_IDENTIFIER,_COMM';
+  const fields = '--output-fields=MESSAGE,PRIORITY,_SYSTEMD_UNIT,UNIT,OBJECT_SYSTEMD_UNIT,COREDUMP_UNIT,_PID,SYSLOG_IDENTIFIER,_COMM';
   assert.deepEqual(journalctlArgs({ units: ['a.service', 'b.service'], directory: null, cursor: null, follow: true }),
     ['--output=json', '--all', '--no-pager', fields, '--unit=a.service', '--unit=b.service', '--no-tail', '--follow']);
   assert.deepEqual(journalctlArgs({ units: ['a.service'], directory: '/j', cursor: CURSOR, follow: true }),
@@ -76,4 +76,14 @@ test('without a usable cursor journalctl starts at a time given to the µs; a cu
   assert.deepEqual(args.slice(-3), ['--since=@1796567651.000042', '--no-tail', '--follow']);
   assert.equal(cursorRealtimeUs('s=5a;i=1;b=01;m=1;t=661f800aa436b;x=47'), 0x661f800aa436b);
   assert.equal(cursorRealtimeUs('not-a-cursor'), null);
+});
+
+test('an entry about a unit from systemd itself (init.scope) or from systemd-coredump is attributed to the configured unit it is about', () => {
+  const entry = (fields: Record<string, string>) => parseJournalEntry(JSON.stringify({ __CURSOR: CURSOR, MESSAGE: 'm', ...fields }),
+    { ...OPTS, units: ['shop.service', 'cron.service'] });
+  const unitOf = (fields: Record<string, string>) => { const r = entry(fields); assert.ok(r.ok); return [r.record.sourceFile, r.record.context!.journal]; };
+  assert.deepEqual(unitOf({ _SYSTEMD_UNIT: 'init.scope', UNIT: 'cron.service', _PID: '1' }), ['journald:cron.service', { unit: 'cron.service', pid: 1 }]);
+  assert.deepEqual(unitOf({ _SYSTEMD_UNIT: 'systemd-coredump@0.service', COREDUMP_UNIT: 'shop.service' })[0], 'journald:shop.service');
+  assert.deepEqual(unitOf({ _SYSTEMD_UNIT: 'other.service' })[0], 'journald:other.service', 'none configured: its own unit');
+  assert.deepEqual(unitOf({})[0], 'journald:unknown', 'no unit field and several configured');
 });

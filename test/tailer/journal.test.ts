@@ -44,14 +44,16 @@ test('journal entries of the chosen unit are stored with levels from PRIORITY, p
     { __REALTIME_TIMESTAMP: at + 13, _SYSTEMD_UNIT: UNIT, PRIORITY: 6, MESSAGE: 'ERROR something broke' },
     // Not UTF-8: journalctl writes MESSAGE as an array of bytes.
     { __REALTIME_TIMESTAMP: at + 14, _SYSTEMD_UNIT: UNIT, PRIORITY: 5, MESSAGE: Buffer.from([0x62, 0x61, 0x64, 0x20, 0xff, 0xfe, 0x21]) },
+    // systemd about the unit: matched by -u through UNIT=, attributed to the unit.
+    { __REALTIME_TIMESTAMP: at + 15, _SYSTEMD_UNIT: 'init.scope', UNIT: UNIT, _PID: 1, PRIORITY: 6, MESSAGE: `Started ${UNIT}.` },
     // A multi-line MESSAGE is one entry, one record.
-    { __REALTIME_TIMESTAMP: at + 15, _SYSTEMD_UNIT: UNIT, PRIORITY: 3, MESSAGE: 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: x' },
+    { __REALTIME_TIMESTAMP: at + 16, _SYSTEMD_UNIT: UNIT, PRIORITY: 3, MESSAGE: 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: x' },
   ]);
   const tailer = await journalTailer(t, dir);
-  await waitFor(() => tailer.records().length >= 13, 20_000, '13 records');
+  await waitFor(() => tailer.records().length >= 14, 20_000, '14 records');
   await sleep(300);
   const records = tailer.records();
-  assert.equal(records.length, 13, 'other.service is left out');
+  assert.equal(records.length, 14, 'other.service is left out');
   assert.ok(records.every((r) => r.sourceFile === `journald:${UNIT}`));
 
   assert.deepEqual(records.slice(0, 8).map((r) => [r.message, r.level]), [
@@ -75,8 +77,10 @@ test('journal entries of the chosen unit are stored with levels from PRIORITY, p
   assert.deepEqual(binary.flags, ['invalid_utf8']);
   assert.equal(binary.level, 'INFO');
 
-  assert.equal(records[12]!.message, 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: x');
-  assert.equal(records[12]!.level, 'ERROR');
+  assert.equal(records[12]!.message, `Started ${UNIT}.`);
+  assert.deepEqual(records[12]!.context, { journal: { unit: UNIT, pid: 1, priority: 6 } });
+  assert.equal(records[13]!.message, 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: x');
+  assert.equal(records[13]!.level, 'ERROR');
 
   const cp = tailer.lastCheckpoint('journald')!;
   assert.equal(cp.identity, null);

@@ -23,7 +23,15 @@ export const JOURNAL_CHECKPOINT_PATH = 'journald';
  * Fields asked of journalctl (`--output-fields`); __CURSOR and __REALTIME_TIMESTAMP always come with -o json.
  * Fewer fields, less to pipe and parse: an entry of a busy unit carries 25-30 fields.
  */
-export const JOURNAL_FIELDS = ['MESSAGE', 'PRIORITY', '_SYSTEMD_UNIT', 'UNIT', '_PID', 'SYSLOG_IDENTIFIER', '_COMM'] as const;
+export const JOURNAL_FIELDS = ['MESSAGE', 'PRIORITY', '_SYSTEMD_UNIT', 'UNIT', 'OBJECT_SYSTEMD_UNIT', 'COREDUMP_UNIT', '_PID',
+  'SYSLOG_IDENTIFIER', '_COMM'] as const;
+
+/**
+ * Fields that name the unit an entry is about, in the order -u matches them: the unit's own processes
+ * (_SYSTEMD_UNIT), systemd about the unit (UNIT, from PID 1, whose own unit is init.scope), journald
+ * about a unit's process (OBJECT_SYSTEMD_UNIT), systemd-coredump (COREDUMP_UNIT).
+ */
+const UNIT_FIELDS = ['_SYSTEMD_UNIT', 'UNIT', 'OBJECT_SYSTEMD_UNIT', 'COREDUMP_UNIT'] as const;
 
 export interface JournalctlArgsOptions {
   units: readonly string[];
@@ -92,13 +100,25 @@ export interface JournalEntryOptions {
   maxLineBytes: number;
   /** Used when the entry carries no usable __REALTIME_TIMESTAMP (never seen from journalctl). */
   now: () => number;
-  /** source_file of entries without a unit field (the configured unit when there is one). */
-  fallbackUnit: string;
+  /** The configured units: an entry is attributed to the one it matched. */
+  units: readonly string[];
 }
 
 export type JournalEntryResult =
   | { ok: true; cursor: string; realtimeUs: number | null; record: LogRecord }
   | { ok: false; reason: string };
+
+/** The configured unit an entry matched (systemd's "Started x.service" comes from init.scope, about x.service). */
+function entryUnit(e: Record<string, unknown>, units: readonly string[]): string {
+  let first: string | null = null;
+  for (const field of UNIT_FIELDS) {
+    const value = fieldText(e[field]);
+    if (value === null) continue;
+    if (units.includes(value)) return value;
+    first ??= value;
+  }
+  return first ?? (units.length === 1 ? units[0]! : 'unknown');
+}
 
 /** Parses one line of `journalctl -o json` (without its LF). Pure. */
 export function parseJournalEntry(line: string, opts: JournalEntryOptions): JournalEntryResult {
@@ -116,7 +136,7 @@ export function parseJournalEntry(line: string, opts: JournalEntryOptions): Jour
   const realtimeUs = Number(fieldText(e.__REALTIME_TIMESTAMP));
   const knownTime = Number.isFinite(realtimeUs) && realtimeUs > 0;
   const realtimeMs = knownTime ? Math.floor(realtimeUs / 1000) : opts.now();
-  const unit = fieldText(e._SYSTEMD_UNIT) ?? fieldText(e.UNIT) ?? opts.fallbackUnit;
+  const unit = entryUnit(e, opts.units);
   const priority = fieldText(e.PRIORITY);
   const record = parseLogLine(fieldBytes(e.MESSAGE) ?? Buffer.alloc(0), {
     readAt: new Date(realtimeMs),

@@ -205,7 +205,7 @@ export class JournalFollower {
     const parsed = parseJournalEntry(line.toString('utf8'), {
       maxLineBytes: this.opts.maxLineBytes,
       now: this.sink.now,
-      fallbackUnit: this.opts.units.length === 1 ? this.opts.units[0]! : 'unknown',
+      units: this.opts.units,
     });
     if (!parsed.ok) {
       // journalctl wrote something that is not an entry: nothing to store, and no cursor to move to.
