@@ -2,12 +2,13 @@
 // ✗ and, when something is wrong, the fix. Exit code 1 when any check fails.
 //
 //   config → database URL → connection (as the agent's role) → schema version → privileges
-//          → log files (as the service user) → health URLs → app processes (which source) → state directory (spool)
+//          → log files (as the service user) → journal (journal_units) → health URLs → app processes (which source) → state directory (spool)
 //
 // The checks are data (DoctorCheck[]), so tests assert on them and the command only prints them.
 
 import { existsSync, readdirSync, readFileSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { parseDocument } from 'yaml';
 import { ConfigError, ObservError } from '../errors.js';
@@ -15,6 +16,7 @@ import { defaultConfigPath, DEFAULTS, loadAgentConfig, parseDotenv, type AgentCo
 import { checkReadable, hiddenBySandbox, serviceIdentity, type ServiceIdentity } from './access.js';
 import { formatBytes } from './retention.js';
 import { AppReader } from '../workers/sampler/app-reader.js';
+import { journalctlArgs } from '../workers/tailer/journal-entry.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -36,6 +38,8 @@ export interface DoctorOptions {
   /** Per health URL, in ms (default: the check's own timeout). */
   healthTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** The journalctl binary (tests). */
+  journalctl?: string;
 }
 
 const PLACEHOLDER_URL = 'postgresql://unset.invalid/unset';
@@ -92,6 +96,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     else add('ok', 'log file', `${file} is readable by the service (${identity.description})`);
   }
 
+  // 6b. The journal of monitoring.journal_units: journalctl runs, reads the journal, and the service may too.
+  if (config.journalUnits.length) checkJournal(config, identity, add, options.journalctl ?? 'journalctl');
+
   // 7. Health URLs.
   if (!config.healthChecks.length) add('ok', 'health checks', 'none configured (monitoring.health_checks)');
   await Promise.all(config.healthChecks.map(async (hc) => {
@@ -105,6 +112,40 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
   // 9. State directory (the spool lives in it).
   checkStateDir(config, add);
   return checks;
+}
+
+/** Groups that may read the whole system journal (Debian and Ubuntu give `adm` read access too). */
+const JOURNAL_GROUPS = ['systemd-journal', 'adm'];
+
+/** One bounded journalctl run (the newest entry of the units), as the agent would start it. */
+function checkJournal(config: AgentConfig, identity: ServiceIdentity, add: (status: CheckStatus, name: string, detail: string, fix?: string) => void,
+  journalctl: string): void {
+  const units = config.journalUnits.join(', ');
+  const args = [...journalctlArgs({ units: config.journalUnits, directory: config.journalDirectory, cursor: null, follow: false }), '--lines=1'];
+  const r = spawnSync(journalctl, args, { encoding: 'utf8', timeout: 10_000, maxBuffer: 16 * 1024 * 1024 });
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    add('fail', 'journal', missing ? `${journalctl} not found: monitoring.journal_units cannot be followed` : `cannot run ${journalctl}: ${r.error.message}`,
+      missing ? 'sudo apt-get install systemd (journalctl), or remove monitoring.journal_units' : undefined);
+    return;
+  }
+  const why = r.stderr.trim().split('\n').pop() ?? '';
+  if (r.status !== 0) {
+    add('fail', 'journal', `journalctl cannot read the journal${config.journalDirectory ? ` in ${config.journalDirectory}` : ''}: ${why || `exit status ${r.status}`}`,
+      config.journalDirectory ? 'check monitoring.journal_directory and its permissions' : undefined);
+    return;
+  }
+  if (!config.journalDirectory && identity.uid !== 0 && !identity.groups.some((g) => JOURNAL_GROUPS.includes(g))) {
+    add('fail', 'journal', `the service (${identity.description}) is in neither the systemd-journal nor the adm group: journalctl would show it no entries of ${units}`,
+      'sudo systemctl edit obs-agent@APP, then add [Service] SupplementaryGroups=systemd-journal');
+    return;
+  }
+  if (!r.stdout.trim()) {
+    add('warn', 'journal', `no entries of ${units} in the journal yet${config.journalDirectory ? ` in ${config.journalDirectory}` : ''}`,
+      'check the unit names (journalctl -u UNIT); entries are followed from when they appear');
+    return;
+  }
+  add('ok', 'journal', `journalctl reads entries of ${units}${config.journalDirectory ? ` in ${config.journalDirectory}` : ''}`);
 }
 
 function plural(n: number, word: string): string {

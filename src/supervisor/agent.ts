@@ -120,7 +120,7 @@ export class Agent {
   async start(): Promise<void> {
     const c = this.config;
     this.log('info', 'starting', { app: c.app, vps: c.vpsName, placement: c.placement, database: redactUrl(c.postgresUrl),
-      collectionInterval: c.collectionInterval, healthChecks: c.healthChecks.length, logFiles: c.logFiles.length });
+      collectionInterval: c.collectionInterval, healthChecks: c.healthChecks.length, logFiles: c.logFiles.length, journalUnits: c.journalUnits });
     this.writer = new Writer({
       postgresUrl: c.postgresUrl,
       vpsName: c.vpsName,

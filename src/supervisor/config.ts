@@ -59,6 +59,10 @@ export interface AgentConfig {
   collectionInterval: number;
   healthChecks: HealthCheckConfig[];
   logFiles: string[];
+  /** monitoring.journal_units: systemd units whose journal entries are followed (through journalctl). */
+  journalUnits: string[];
+  /** monitoring.journal_directory: read the journal files in this directory instead of the system journal (null: the system journal). */
+  journalDirectory: string | null;
   /** Seconds between writer flushes (the writer also flushes on rows/bytes). */
   flushInterval: number;
   placement: Placement;
@@ -137,6 +141,8 @@ export function parseDotenv(text: string): Record<string, string> {
   }
   return out;
 }
+
+const UNIT_SUFFIX = /\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
 
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
 
@@ -217,7 +223,8 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   };
 
   warnUnknown(m, ['enabled', 'postgres_url', 'collection_interval', 'health_checks', 'log_files', 'flush_interval',
-    'placement', 'max_line_bytes', 'multiline', 'spool_max_mb', 'db_timeout', 'db_idle_close', 'disk_path', 'service'], base);
+    'placement', 'max_line_bytes', 'multiline', 'spool_max_mb', 'db_timeout', 'db_idle_close', 'disk_path', 'service', 'journal_units',
+    'journal_directory'], base);
 
   const enabled = bool('enabled', DEFAULTS.enabled);
 
@@ -257,7 +264,7 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   let service: string | null = null;
   if (m.service !== undefined && m.service !== null) {
     const raw = typeof m.service === 'string' ? expand(m.service, [...base, 'service']) : '';
-    const name = /\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/.test(raw) ? raw : `${raw}.service`;
+    const name = UNIT_SUFFIX.test(raw) ? raw : `${raw}.service`;
     if (typeof m.service !== 'string' || !raw) fail([...base, 'service'], `must be a systemd unit name such as ${ctx.app}.service (got ${JSON.stringify(m.service)})`);
     else if (!name.endsWith('.service')) fail([...base, 'service'], `must be a .service unit (got ${JSON.stringify(raw)}): the processes of a socket or timer run in the service it starts`);
     else if (!/^[A-Za-z0-9:_.\\@-]+\.service$/.test(name) || name.length > 255) fail([...base, 'service'], `is not a valid systemd unit name (got ${JSON.stringify(raw)}): letters, digits and : _ . \\ @ - only`);
@@ -337,6 +344,33 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
     });
   }
 
+  // journalctl -u takes any unit type (a timer's or socket's messages are its own); `shop` means shop.service, as for -u.
+  const journalUnits: string[] = [];
+  const juRaw = m.journal_units;
+  if (juRaw !== undefined && juRaw !== null) {
+    if (!Array.isArray(juRaw)) fail([...base, 'journal_units'], `must be a list of systemd unit names such as [${ctx.app}.service]`);
+    else juRaw.forEach((item: unknown, i: number) => {
+      const path = [...base, 'journal_units', i];
+      if (typeof item !== 'string' || !item) { fail(path, `must be a systemd unit name such as ${ctx.app}.service (got ${JSON.stringify(item)})`); return; }
+      const raw = expand(item, path);
+      const name = UNIT_SUFFIX.test(raw) ? raw : `${raw}.service`;
+      if (!/^[A-Za-z0-9:_.\\@-]+$/.test(name) || name.length > 255 || raw.startsWith('-')) {
+        fail(path, `is not a valid systemd unit name (got ${JSON.stringify(raw)}): letters, digits and : _ . \\ @ - only`);
+        return;
+      }
+      if (journalUnits.includes(name)) { fail(path, `is listed twice (${name})`); return; }
+      journalUnits.push(name);
+    });
+  }
+  let journalDirectory: string | null = null;
+  if (m.journal_directory !== undefined && m.journal_directory !== null) {
+    const path = [...base, 'journal_directory'];
+    const dir = typeof m.journal_directory === 'string' ? expand(m.journal_directory, path) : '';
+    if (!dir.startsWith('/')) fail(path, `must be an absolute directory path (got ${JSON.stringify(m.journal_directory)})`);
+    else if (!journalUnits.length) fail(path, 'is set but monitoring.journal_units is empty: name the units to follow');
+    else journalDirectory = dir;
+  }
+
   return deepFreeze({
     app: ctx.app,
     vpsName: ctx.vpsName,
@@ -347,6 +381,8 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
     collectionInterval,
     healthChecks,
     logFiles,
+    journalUnits,
+    journalDirectory,
     flushInterval,
     placement,
     maxLineBytes,

@@ -34,10 +34,11 @@ export function actorInScope(): CollectorName | undefined {
   return scope.getStore();
 }
 
-/** The actors a config needs: no checks → no prober; no files → no tailer. The sampler always runs. */
-export function plannedActors(config: Pick<AgentConfig, 'healthChecks' | 'logFiles'>): CollectorName[] {
+/** The actors a config needs: no checks → no prober; no files and no journal units → no tailer. The sampler always runs. */
+export function plannedActors(config: Pick<AgentConfig, 'healthChecks' | 'logFiles'> & Partial<Pick<AgentConfig, 'journalUnits'>>): CollectorName[] {
+  const tails = config.logFiles.length > 0 || (config.journalUnits?.length ?? 0) > 0;
   return COLLECTOR_NAMES.filter((name) =>
-    !(name === 'prober' && config.healthChecks.length === 0) && !(name === 'tailer' && config.logFiles.length === 0));
+    !(name === 'prober' && config.healthChecks.length === 0) && !(name === 'tailer' && !tails));
 }
 
 /** Loads only the factories that `names` needs, so an agent without log files never loads the tailer. */

@@ -80,12 +80,17 @@ export interface FileIdentity {
   fingerprint: string;
 }
 
-/** Where reading of one configured log file stands. Offsets are always at line boundaries. */
+/**
+ * Where reading of one configured log file stands. Offsets are always at line boundaries.
+ * The journald source travels the same way: path `journald`, no identity, offset 0, and `cursor`.
+ */
 export interface FileCheckpoint {
-  /** The configured path (the stable name, e.g. /opt/deployments/app/current/logs/app.log). */
+  /** The configured path (the stable name, e.g. /opt/deployments/app/current/logs/app.log), or `journald`. */
   path: string;
   identity: FileIdentity | null;
   offset: number;
+  /** journald source only: the journal cursor of the last entry handed out (absent: start at the oldest entry). */
+  cursor?: string;
 }
 
 /** A parsed log line ready to store. */

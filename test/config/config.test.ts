@@ -221,3 +221,26 @@ test('monitoring.multiline: on by default with generic limits, `false` or a mapp
   load('  multiline:\n    max_line: 10\n', (m) => warnings.push(m));
   assert.match(warnings.join('\n'), /config\.yml:4 monitoring\.multiline\.max_line is not a known setting/);
 });
+
+test('monitoring.journal_units lists systemd units (.service added, {app} expanded); journal_directory is an absolute path', () => {
+  const base = 'monitoring:\n  postgres_url: postgresql://u:p@h/db\n';
+  const load = (extra: string) => loadAgentConfig({ app: 'my-app', configFile: deployment(base + extra).file, env: {}, warn: () => {} });
+  const plain = load('');
+  assert.deepEqual(plain.journalUnits, []);
+  assert.equal(plain.journalDirectory, null);
+  const c = load('  journal_units: [my-app.service, "{app}-worker", cron.timer]\n  journal_directory: /var/log/journal/remote\n');
+  assert.deepEqual(c.journalUnits, ['my-app.service', 'my-app-worker.service', 'cron.timer']);
+  assert.equal(c.journalDirectory, '/var/log/journal/remote');
+  assert.ok(Object.isFrozen(c.journalUnits));
+});
+
+test('bad monitoring.journal_units and journal_directory values name file, line and field', () => {
+  const base = 'monitoring:\n  postgres_url: postgresql://u:p@h/db\n';
+  assert.match(issuesOf(base + '  journal_units: my-app.service\n'), /config\.yml:3 monitoring\.journal_units must be a list of systemd unit names such as \[my-app\.service\]/);
+  assert.match(issuesOf(base + '  journal_units:\n    - ok.service\n    - 42\n'), /config\.yml:5 monitoring\.journal_units\[1\] must be a systemd unit name such as my-app\.service \(got 42\)/);
+  assert.match(issuesOf(base + '  journal_units:\n    - "a b.service"\n'), /config\.yml:4 monitoring\.journal_units\[0\] is not a valid systemd unit name \(got "a b\.service"\)/);
+  assert.match(issuesOf(base + '  journal_units:\n    - "--all"\n'), /config\.yml:4 monitoring\.journal_units\[0\] is not a valid systemd unit name/);
+  assert.match(issuesOf(base + '  journal_units: [shop, shop.service]\n'), /config\.yml:3 monitoring\.journal_units\[1\] is listed twice \(shop\.service\)/);
+  assert.match(issuesOf(base + '  journal_units: [shop]\n  journal_directory: relative/dir\n'), /config\.yml:4 monitoring\.journal_directory must be an absolute directory path \(got "relative\/dir"\)/);
+  assert.match(issuesOf(base + '  journal_directory: /var/log/journal\n'), /config\.yml:3 monitoring\.journal_directory is set but monitoring\.journal_units is empty/);
+});

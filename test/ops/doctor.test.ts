@@ -11,6 +11,7 @@ import { runCli } from './run-cli.js';
 import { cgroupFor, nodeChild } from '../helpers/cgroup.js';
 import { cgroupMounts } from '../../src/workers/sampler/app-procfs.js';
 import { parseMounts } from '../../src/workers/sampler/procfs.js';
+import { numberedEntries, writeJournal } from '../helpers/journal.js';
 
 interface Setup {
   root: string;
@@ -216,4 +217,42 @@ test('a unit with a cgroup is reported with its processes and the cgroup files r
   const c = find(await runDoctor({ app: 'shop', configFile: s.configFile, stateDir: s.stateDir, env: cleanEnv() }), 'app processes')[0]!;
   assert.equal(c.status, 'ok');
   assert.match(c.detail, new RegExp(`systemd unit ${unit.replace(/\./g, '\\.')}: 1 process \\(cgroup v[12] /sys/fs/cgroup/\\S+/system\\.slice/${unit.replace(/\./g, '\\.')}`));
+});
+
+test('journal_units: doctor runs journalctl as the agent would and says whether it reads the units\' entries', async (t) => {
+  const s = await goodSetup(t, null);
+  const journalDir = join(s.root, 'journal');
+  mkdirSync(journalDir);
+  const config = readFileSync(s.configFile, 'utf8');
+  writeFileSync(s.configFile, `${config}  journal_units: [shop.service]\n  journal_directory: ${journalDir}\n`);
+  const journal = async (o: { journalctl?: string } = {}) =>
+    find(await runDoctor({ app: 'shop', configFile: s.configFile, stateDir: s.stateDir, env: cleanEnv(), connectTimeoutMs: 500, ...o }), 'journal');
+
+  let c = (await journal())[0]!;
+  assert.equal(c.status, 'warn', 'an empty directory: nothing to read yet');
+  await writeJournal(journalDir, numberedEntries('other.service', 1, 3));
+  c = (await journal())[0]!;
+  assert.equal(c.status, 'warn');
+  assert.match(c.detail, /no entries of shop\.service in the journal yet/);
+  await writeJournal(journalDir, numberedEntries('shop.service', 1, 3));
+  c = (await journal())[0]!;
+  assert.equal(c.status, 'ok');
+  assert.match(c.detail, /journalctl reads entries of shop\.service in .*journal/);
+  c = (await journal({ journalctl: join(s.root, 'no-journalctl') }))[0]!;
+  assert.equal(c.status, 'fail');
+  assert.match(c.detail, /no-journalctl not found/);
+  rmSync(journalDir, { recursive: true });
+  c = (await journal())[0]!;
+  assert.equal(c.status, 'fail');
+  assert.match(c.detail, /journalctl cannot read the journal in .*: Failed to open .*: No such file or directory/);
+});
+
+test('journal_units on the system journal fail when the service is in neither systemd-journal nor adm', async (t) => {
+  const s = await goodSetup(t, null);
+  writeFileSync(s.configFile, `${readFileSync(s.configFile, 'utf8')}  journal_units: [shop.service]\n`);
+  const identity = { uid: null, gids: [33], groups: ['www-data'], description: 'a dynamic user in group www-data (33)' };
+  const c = find(await runDoctor({ app: 'shop', configFile: s.configFile, stateDir: s.stateDir, env: cleanEnv(), connectTimeoutMs: 500, identity }), 'journal')[0]!;
+  assert.equal(c.status, 'fail');
+  assert.match(c.detail, /neither the systemd-journal nor the adm group/);
+  assert.match(c.fix!, /SupplementaryGroups=systemd-journal/);
 });

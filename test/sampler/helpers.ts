@@ -14,6 +14,8 @@ export function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     collectionInterval: 10,
     healthChecks: [],
     logFiles: [],
+    journalUnits: [],
+    journalDirectory: null,
     flushInterval: 5,
     placement: 'compact',
     maxLineBytes: 64 * 1024,

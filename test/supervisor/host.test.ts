@@ -10,10 +10,11 @@ import { fixture } from './helpers.js';
 
 const config = { healthChecks: [], logFiles: [], collectionInterval: 60, diskPath: '/', maxLineBytes: 65536 } as unknown as AgentConfig;
 
-test('plans only the actors a config needs: the sampler always, the prober for checks, the tailer for files', () => {
+test('plans only the actors a config needs: the sampler always, the prober for checks, the tailer for files or journal units', () => {
   assert.deepEqual(plannedActors({ healthChecks: [], logFiles: [] }), ['sampler']);
   assert.deepEqual(plannedActors({ healthChecks: [{}] as AgentConfig['healthChecks'], logFiles: ['/x.log'] }), ['sampler', 'prober', 'tailer']);
   assert.deepEqual(plannedActors({ healthChecks: [], logFiles: ['/x.log'] }), ['sampler', 'tailer']);
+  assert.deepEqual(plannedActors({ healthChecks: [], logFiles: [], journalUnits: ['shop.service'] }), ['sampler', 'tailer'], 'the journal is followed by the tailer');
 });
 
 test('announces READY per actor, sends heartbeats while running and STOPPED when stopped', async (t) => {

@@ -19,11 +19,11 @@ export function tempDir(prefix = 'observ-tailer-'): { dir: string; cleanup: () =
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function agentConfig(logFiles: string[], maxLineBytes = 64 * 1024): AgentConfig {
+export function agentConfig(logFiles: string[], maxLineBytes = 64 * 1024, journal: Pick<AgentConfig, 'journalUnits' | 'journalDirectory'> = { journalUnits: [], journalDirectory: null }): AgentConfig {
   return {
     app: 'test-app', vpsName: 'test-vps', configFile: '/nonexistent/config.yml', stateDir: '/nonexistent/state',
     enabled: true, postgresUrl: 'postgresql://127.0.0.1/none', collectionInterval: 60, healthChecks: [],
-    logFiles, flushInterval: 5, placement: 'compact', maxLineBytes, multiline: DEFAULTS.multiline, spoolMaxBytes: 1 << 20, diskPath: '/', dbTimeout: 30, dbIdleClose: 20, service: null, releaseDir: '/nonexistent/current',
+    logFiles, ...journal, flushInterval: 5, placement: 'compact', maxLineBytes, multiline: DEFAULTS.multiline, spoolMaxBytes: 1 << 20, diskPath: '/', dbTimeout: 30, dbIdleClose: 20, service: null, releaseDir: '/nonexistent/current',
   };
 }
 
@@ -43,7 +43,8 @@ export interface RunningTailer {
 
 export async function startTailer(
   files: string[],
-  options: Partial<TailerOptions> & { checkpoints?: FileCheckpoint[]; autoCommit?: boolean; maxLineBytes?: number } = {},
+  options: Partial<TailerOptions> & { checkpoints?: FileCheckpoint[]; autoCommit?: boolean; maxLineBytes?: number;
+    journal?: Pick<AgentConfig, 'journalUnits' | 'journalDirectory'> } = {},
 ): Promise<RunningTailer> {
   const messages: CollectorMessage[] = [];
   const batches: LogBatch[] = [];
@@ -77,9 +78,9 @@ export async function startTailer(
       }
     },
   };
-  const { checkpoints = [], autoCommit: _a, maxLineBytes, ...tailerOptions } = options;
+  const { checkpoints = [], autoCommit: _a, maxLineBytes, journal, ...tailerOptions } = options;
   void _a;
-  tailer = createTailerWith({ ...FAST, ...tailerOptions })({ config: agentConfig(files, maxLineBytes), checkpoints }, ctx);
+  tailer = createTailerWith({ ...FAST, ...tailerOptions })({ config: agentConfig(files, maxLineBytes, journal), checkpoints }, ctx);
   await tailer.start();
   return {
     tailer, messages, batches, events,

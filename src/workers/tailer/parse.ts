@@ -20,6 +20,8 @@ export interface ParseOptions {
   sourceFile: string;
   /** Longer lines are truncated (at a UTF-8 character boundary) and flagged `truncated`. */
   maxLineBytes: number;
+  /** Level of a line that states none (default INFO): the journald source passes the entry's PRIORITY. */
+  defaultLevel?: CanonicalLevel;
 }
 
 export type CanonicalLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
@@ -288,7 +290,7 @@ function fromJson(obj: Record<string, unknown>, text: string, flags: string[], o
 
   return {
     timestamp: timestamp ?? readAtIso(opts.readAt),
-    level: level ?? 'INFO',
+    level: level ?? opts.defaultLevel ?? 'INFO',
     logger,
     // A JSON line without a message field is still searchable by its text.
     message: message ?? text,
@@ -372,7 +374,7 @@ function fromText(text: string, flags: string[], opts: ParseOptions): LogRecord 
   const keepRaw = flags.includes('invalid_json') || flags.includes('truncated');
   return {
     timestamp: timestamp ?? readAtIso(opts.readAt),
-    level: detectTextLevel(text) ?? 'INFO',
+    level: detectTextLevel(text) ?? opts.defaultLevel ?? 'INFO',
     logger: null,
     message: text,
     context: null,

@@ -1,6 +1,8 @@
-// The tailer actor: follows every configured log file and sends LOGS batches towards the writer.
+// The tailer actor: follows every configured log file (and the journal of config.journalUnits) and
+// sends LOGS batches towards the writer.
 //
 //   config.logFiles ──► FileFollower (one per path) ──LogBatch──► ctx.send({type:'LOGS'}) ──► writer
+//   config.journalUnits ► JournalFollower (journalctl) ─┘                                      │
 //          ▲                     ▲                                                             │
 //   stat poll (truth)   fs.watch (only hastens a poll)        COMMITTED {bytes} ◄── supervisor ◄┘
 //
@@ -14,7 +16,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Actor, ActorContext, ActorFactory, CollectorsStart } from '../../supervisor/actor.js';
-import { assertNever, type ControlMessage, type LogBatch } from '../../supervisor/messages.js';
+import { assertNever, type ControlMessage, type FileCheckpoint, type LogBatch } from '../../supervisor/messages.js';
 import { FileFollower, isRotatedSibling, type FollowerOptions, type FollowerSink } from './follow.js';
 import type { MultilineOptions } from './multiline.js';
 
@@ -33,6 +35,11 @@ export interface TailerOptions extends Omit<FollowerOptions, 'maxLineBytes' | 'm
   multiline?: MultilineOptions;
   /** Clock (tests). */
   now: () => number;
+  /** The journalctl binary of the journald source (tests point it elsewhere). */
+  journalctl: string;
+  /** Backoff of the journald source after journalctl failed: first wait, doubling up to the max. */
+  journalRestartBaseMs: number;
+  journalRestartMaxMs: number;
 }
 
 export const TAILER_DEFAULTS: TailerOptions = {
@@ -55,7 +62,20 @@ export const TAILER_DEFAULTS: TailerOptions = {
   watch: false,
   watchDebounceMs: 50,
   now: Date.now,
+  journalctl: 'journalctl',
+  journalRestartBaseMs: 1000,
+  journalRestartMaxMs: 60_000,
 };
+
+/** What the tailer needs of a source: a file follower or the journal follower. */
+interface Source {
+  readonly path: string;
+  init(checkpoint: FileCheckpoint | null): Promise<void>;
+  poll(): Promise<boolean>;
+  close(): Promise<void>;
+  /** When an open multi-line record must be handed over (files only; the journal has none). */
+  nextDueAt?(): number | null;
+}
 
 /** A tailer factory with other timings or limits (tests, benchmarks). */
 export function createTailerWith(options: Partial<TailerOptions> = {}): ActorFactory {
@@ -66,7 +86,8 @@ export const createTailer: ActorFactory = createTailerWith();
 
 class Tailer implements Actor {
   readonly name = 'tailer' as const;
-  private readonly followers: FileFollower[];
+  private readonly followers: Source[];
+  private readonly sink: FollowerSink;
   private inFlightBytes = 0;
   private paused = false;
   private stopping = false;
@@ -101,6 +122,7 @@ class Tailer implements Actor {
     this.followers = paths.map(
       (p) => new FileFollower(p, followerOptions, sink, new Set(paths.filter((other) => other !== p))),
     );
+    this.sink = sink;
     for (const p of paths) {
       const dir = dirname(p);
       const names = this.watchedNames.get(dir) ?? [];
@@ -118,6 +140,18 @@ class Tailer implements Actor {
 
   private async startOnce(): Promise<void> {
     if (this.stopping) return;
+    const units = this.start_.config.journalUnits ?? [];
+    if (units.length) {
+      // Loaded only when used: node:child_process alone adds about 2 MB of RSS to an agent.
+      const { JournalFollower } = await import('./journal.js');
+      if (this.stopping) return;
+      const o = this.options;
+      this.followers.push(new JournalFollower({
+        units, directory: this.start_.config.journalDirectory ?? null, journalctl: o.journalctl,
+        maxBatchRecords: o.maxBatchRecords, maxBatchBytes: o.maxBatchBytes, maxLineBytes: o.maxLineBytes ?? this.start_.config.maxLineBytes,
+        restartBaseMs: o.journalRestartBaseMs, restartMaxMs: o.journalRestartMaxMs,
+      }, this.sink));
+    }
     const byPath = new Map(this.start_.checkpoints.map((c) => [c.path, c]));
     for (const f of this.followers) {
       if (this.stopping) return;
@@ -134,7 +168,7 @@ class Tailer implements Actor {
       return;
     }
     this.started = true;
-    this.log('info', 'tailing log files', { files: this.followers.map((f) => f.path) });
+    this.log('info', 'tailing log files', { files: this.followers.map((f) => f.path), journalUnits: this.start_.config.journalUnits ?? [] });
     this.schedule(0);
   }
 
@@ -242,7 +276,7 @@ class Tailer implements Actor {
     const { pollMs } = this.options;
     if (this.paused || this.inFlightBytes >= this.options.windowBytes) return pollMs;
     let due = Infinity;
-    for (const f of this.followers) due = Math.min(due, f.nextDueAt() ?? Infinity);
+    for (const f of this.followers) due = Math.min(due, f.nextDueAt?.() ?? Infinity);
     // At least 10 ms: a record due now is handed over by this poll's reading, not by a rush of polls.
     return Math.max(10, Math.min(pollMs, due - this.options.now()));
   }
