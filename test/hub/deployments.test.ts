@@ -1,7 +1,7 @@
-// GET /api/deployments against a real hub and a real PostgreSQL.
+// GET /api/deployments (deploy markers, docs/deployments.md) against a real hub and a real PostgreSQL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hubFor, getJson, minutesAgo } from '../hub/fixtures.js';
+import { hubFor, getJson, minutesAgo } from './fixtures.js';
 import type { DeploymentsResult } from '../../src/hub/api/types.js';
 
 test('GET /api/deployments lists deploys newest first, filtered by vps, app and range, each with the version before it', async (t) => {
