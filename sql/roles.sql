@@ -38,6 +38,9 @@ GRANT USAGE ON SCHEMA public TO observ_agent, observ_hub;
 -- are keyed by the login: no INSERT or UPDATE on agent_checkpoints, so one agent cannot move
 -- another's checkpoint. Give every agent its own login (see docs/security.md).
 GRANT INSERT ON vps_metrics, health_checks, log_entries, agent_events TO observ_agent;
+-- `observ deploy` run by a pipeline with the agent's login (its own vps/app only, migration 070);
+-- the agent's symlink deploys reach deployments through agent_events.
+GRANT INSERT ON deployments TO observ_agent;
 GRANT SELECT ON agent_checkpoints TO observ_agent;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON agent_checkpoints FROM observ_agent;
 GRANT EXECUTE ON FUNCTION observ_checkpoint_lock(text, text) TO observ_agent;

@@ -28,6 +28,10 @@ Usage:
         set up obs-agent@APP under systemd (checks the config first)
   observ doctor APP
         check config, database, log files and health URLs for APP, with fixes
+  observ deploy APP [--version V] [--vps NAME] [--release PATH] [--config FILE]
+        record a deploy of APP (a marker on its charts, quoted in alerts), for pipelines that do not switch
+        $OBSERV_DEPLOYMENTS_DIR/APP/current (the agent records those itself); version: --version, else the
+        release's VERSION file, else its folder name
   observ hash-password < password.txt
         print the scrypt hash for OBSERV_HUB_PASSWORD_HASH (reads the password from stdin)
   observ version
@@ -68,6 +72,7 @@ export async function main(argv: string[]): Promise<void> {
       case 'hash-password': return await hashPasswordCommand();
       case 'install': return await (await import('./ops/install.js')).installCommand(rest);
       case 'doctor': return await (await import('./ops/doctor.js')).doctorCommand(rest);
+      case 'deploy': return await (await import('./ops/deploy.js')).deployCommand(rest);
       case 'version': case '--version': case '-v':
         process.stdout.write(`observ ${packageVersion()} (node ${process.version})\n`);
         return;

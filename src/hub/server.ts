@@ -20,6 +20,7 @@ import { alertsApi, ackNote, parseAlertsQuery, parseEventQuery, startAlerting, t
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
 import { parseUptimeQuery, queryUptime } from './api/uptime.js';
+import { parseDeploymentsQuery, queryDeployments } from './api/deployments.js';
 import { cachedPublicStatus, loadStatusPage, parseStatusPage, type StatusPageConfig, type StatusPageInput } from './api/public-status.js';
 import { clientKey, loginFields, readCookie, requestUser, resolveAuth, SESSION_COOKIE, SessionAuth, trustProxyHops, type AuthConfig } from './auth.js';
 import { ConfigError, ObservError } from '../errors.js';
@@ -224,6 +225,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   // ---- dashboard routes (uptime per check; the public status page) ----
   routes.get('/api/uptime', api((q) => queryUptime(pool, parseUptimeQuery(q))));
+  // Deploys (migration 070): markers on the charts and the detail view's list.
+  routes.get('/api/deployments', api((q) => queryDeployments(pool, parseDeploymentsQuery(q))));
   // Public: no session needed, even with auth on; answers only what the status-page file names,
   // recomputed at most every 15 s whatever the traffic.
   const publicStatus = statusPage ? cachedPublicStatus(pool, statusPage, fleetOptions) : null;

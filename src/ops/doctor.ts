@@ -2,12 +2,13 @@
 // ✗ and, when something is wrong, the fix. Exit code 1 when any check fails.
 //
 //   config → database URL → connection (as the agent's role) → schema version → privileges
-//          → log files (as the service user) → journal (journal_units) → health URLs → app processes (which source) → state directory (spool)
+//          → log files (as the service user) → journal (journal_units) → health URLs → app processes (which source)
+//          → release symlink (deploys) → state directory (spool)
 //
 // The checks are data (DoctorCheck[]), so tests assert on them and the command only prints them.
 
-import { existsSync, readdirSync, readFileSync, lstatSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { parseDocument } from 'yaml';
@@ -17,6 +18,8 @@ import { checkReadable, hiddenBySandbox, serviceIdentity, type ServiceIdentity }
 import { formatBytes } from './retention.js';
 import { AppReader } from '../workers/sampler/app-reader.js';
 import { journalctlArgs } from '../workers/tailer/journal-entry.js';
+import { parseVersion } from '../workers/deploys/release.js';
+import { readVersionFile } from '../workers/deploys/watcher.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -109,7 +112,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
   // 8. The app's own processes: which source the sampler will use.
   checkAppProcesses(config, identity, add);
 
-  // 9. State directory (the spool lives in it).
+  // 9. The release symlink (deploy markers).
+  await checkReleaseSymlink(config, add);
+
+  // 10. State directory (the spool lives in it).
   checkStateDir(config, add);
   return checks;
 }
@@ -257,6 +263,22 @@ async function probeOnce(hc: HealthCheckConfig, timeoutMs: number): Promise<{ st
     const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { status: 'fail', detail: `${hc.url}: ${reason}`, fix: 'is the app running and listening there? check the url in config.yml' };
   }
+}
+
+/** Whether deploys will be noticed: `current` must be a symlink. Informative only (`observ deploy` is the other way). */
+async function checkReleaseSymlink(config: AgentConfig, add: (s: CheckStatus, n: string, d: string, f?: string) => void): Promise<void> {
+  let target: string;
+  try {
+    target = resolve(dirname(config.releaseDir), readlinkSync(config.releaseDir));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'EINVAL' ? 'is a folder, not a symlink' : 'does not exist';
+    add('ok', 'deploys', `${config.releaseDir} ${why}: deploys are not noticed by the agent; record them with \`observ deploy ${config.app} --version V\``);
+    return;
+  }
+  const file = await readVersionFile(target);
+  const version = (file !== null ? parseVersion(file) : null) ?? parseVersion(basename(target));
+  add('ok', 'deploys', `${config.releaseDir} → ${target} (version ${version ?? '?'}${file !== null ? ', from its VERSION file' : ', the folder name'}): ` +
+    'the agent records a deploy when it points elsewhere');
 }
 
 function checkAppProcesses(config: AgentConfig, identity: ServiceIdentity, add: (s: CheckStatus, n: string, d: string, f?: string) => void): void {

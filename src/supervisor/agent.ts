@@ -39,6 +39,8 @@ import type { CollectorsWorkerData } from './collectors-worker.js';
 import { assertNever, type CollectorMessage, type ControlMessage, type FileCheckpoint } from './messages.js';
 import { createAgentLog, type AgentLog } from './log.js';
 import { Writer } from '../workers/writer/writer.js';
+import { ReleaseWatcher } from '../workers/deploys/watcher.js';
+import { storedTarget } from '../workers/deploys/release.js';
 import { redactUrl, type PgClient } from '../db/pg.js';
 import { latestVersion, migrate, schemaVersion } from '../db/migrate.js';
 import { ObservError } from '../errors.js';
@@ -60,6 +62,8 @@ export interface AgentOptions {
   heartbeatTimeoutMs?: number;
   /** Heap limits of the collectors thread (isolated): a leak ends the thread, not the agent. */
   workerResourceLimits?: ResourceLimits;
+  /** How often the release symlink is read (deploy markers; default DEFAULT_RELEASE_POLL_MS). */
+  releasePollMs?: number;
 }
 
 /** Heap limits of the collectors thread; see docs/footprint.md for the measurements behind them. */
@@ -85,6 +89,7 @@ export class Agent {
   readonly config: AgentConfig;
   private readonly log: AgentLog;
   private writer: Writer | null = null;
+  private releases: ReleaseWatcher | null = null;
   private collectors: Collectors | null = null;
   private stopping: Promise<void> | null = null;
   private crashes: number[] = [];
@@ -114,6 +119,7 @@ export class Agent {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 5_000,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 30_000,
       workerResourceLimits: options.workerResourceLimits ?? COLLECTORS_WORKER_LIMITS,
+      releasePollMs: options.releasePollMs ?? 0,
     };
   }
 
@@ -147,6 +153,16 @@ export class Agent {
     // sampling, probing and tailing start either way, and batches wait in the spool.
     const state = await this.writer.start();
     this.startCollectors(state.files);
+    const writer = this.writer;
+    this.releases = new ReleaseWatcher({
+      releaseDir: c.releaseDir,
+      stored: storedTarget(state.files, c.releaseDir),
+      ...(this.o.releasePollMs ? { pollMs: this.o.releasePollMs } : {}),
+      record: (deployment) => writer.addDeployment(c.releaseDir, deployment),
+      remember: (target) => writer.rememberRelease(c.releaseDir, target),
+      log: (level, message, context) => this.log(level, message, { actor: 'deploys', ...context }),
+    });
+    void this.releases.start();
   }
 
   /** Applies missing migrations on the writer's first connection (at start, or when the database comes back). */
@@ -357,6 +373,7 @@ export class Agent {
         const until = Date.now() + deadlineMs;
         if (this.restartTimer) { clearTimeout(this.restartTimer); this.restartTimer = null; }
         this.clearCollectorTimers();
+        await this.releases?.close();
         const collectors = this.collectors;
         if (collectors) {
           this.log('info', 'shutdown 1/4: stopping sources', { deadlineMs, running: [...this.running] });

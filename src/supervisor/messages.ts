@@ -91,6 +91,12 @@ export interface FileCheckpoint {
   offset: number;
   /** journald source only: the journal cursor of the last entry handed out (absent: start at the oldest entry). */
   cursor?: string;
+  /**
+   * Only on the release entry (path `release:` + the release symlink, see src/workers/deploys): where
+   * the symlink pointed when the batch was sealed. It travels with the file positions, so the spool and
+   * agent_checkpoints hold it in the same transaction as the deploy it records.
+   */
+  target?: string | null;
 }
 
 /** A parsed log line ready to store. */
@@ -123,6 +129,18 @@ export interface AgentEvent {
   timestamp: string;
   kind: string;
   detail: Record<string, unknown>;
+}
+
+/** A release of the app went live: its release symlink points somewhere new. Stored exactly once (src/workers/deploys). */
+export interface DeploymentRecord {
+  /** When the symlink was switched (its own mtime), else when the agent noticed. */
+  timestamp: string;
+  /** The release directory it points to now (absolute, as resolved from the symlink). */
+  release: string;
+  /** The one it pointed to before (null: the symlink is new). */
+  previousRelease: string | null;
+  /** The release's VERSION file (first line, bounded), else the release folder's name. */
+  version: string;
 }
 
 /** Messages from collector actors (sampler, prober, tailer) to the supervisor and writer. */

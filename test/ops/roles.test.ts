@@ -225,5 +225,5 @@ test('the grants in docs/security.md are exactly what the catalog holds', async 
   const rls = await db.client.query(`SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND (relrowsecurity OR relforcerowsecurity)`);
   assert.deepEqual(rls.rows, [], 'no row-level security (the doc says why)');
   const triggers = await db.client.query<{ t: string }>(`SELECT tgrelid::regclass::text AS t FROM pg_trigger WHERE tgname = 'observ_agent_rows' AND tgenabled = 'O' ORDER BY 1`);
-  assert.deepEqual(triggers.rows.map((r) => r.t), ['agent_events', 'health_checks', 'log_entries', 'vps_metrics']);
+  assert.deepEqual(triggers.rows.map((r) => r.t), ['agent_events', 'deployments', 'health_checks', 'log_entries', 'vps_metrics']);
 });

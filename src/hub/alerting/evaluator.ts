@@ -15,8 +15,12 @@ import { ALERT_DEFAULTS } from './config.js';
 import { absentVerdict, keyString, type AlertKey, type Observation } from './judge.js';
 import { mutedBy } from './maintenance.js';
 import { errorLinesBefore, hostAt, observe } from './queries.js';
-import { dashboardLink, type IncidentContext, type Notification } from './render.js';
+import { dashboardLink, type DeployNote, type IncidentContext, type Notification } from './render.js';
+import { deployBefore } from '../api/deployments.js';
 import { NEVER_ACTIVE, step, type PlannedEvent, type StoredState, type EventKind } from './state-machine.js';
+
+/** A deploy at most this long before an episode's first failure is quoted in its notifications. */
+export const DEPLOY_WINDOW_MS = 30 * 60_000;
 
 export interface EvaluationReport {
   at: string;
@@ -126,6 +130,27 @@ async function applyTransition(o: EvaluatorOptions, rule: AlertRule, key: AlertK
   });
 }
 
+/**
+ * The app's newest deploy within DEPLOY_WINDOW_MS before the episode's first failure (when it turned
+ * pending, else firing). Context only: a database without the deployments table (migration 070) gives
+ * none rather than failing the transition.
+ */
+async function deployNote(client: PgClient, rule: AlertRule, key: AlertKey, state: StoredState, at: string): Promise<DeployNote | null> {
+  if (!key.app) return null;
+  const first = state.pendingSince ?? state.firingSince ?? Date.parse(at);
+  await client.query('SAVEPOINT observ_deploy_note');
+  try {
+    const d = await deployBefore(client, key.vps, key.app, new Date(first), DEPLOY_WINDOW_MS);
+    await client.query('RELEASE SAVEPOINT observ_deploy_note');
+    if (!d) return null;
+    return { timestamp: d.timestamp, version: d.version, previousVersion: d.previousVersion, release: d.release, source: d.source,
+      beforeMs: first - Date.parse(d.timestamp), before: rule.type === 'health_check' || rule.type === 'log_error_rate' ? 'the first failure' : 'the alert began' };
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT observ_deploy_note');
+    return null;
+  }
+}
+
 async function insertEvent(client: PgClient, o: EvaluatorOptions, rule: AlertRule, key: AlertKey, ob: Observation | null, alertId: number,
   state: StoredState, planned: PlannedEvent, summary: string, now: number, report: EvaluationReport): Promise<void> {
   const at = ob?.observedAt ?? new Date(now).toISOString();
@@ -136,7 +161,8 @@ async function insertEvent(client: PgClient, o: EvaluatorOptions, rule: AlertRul
       errorLinesBefore(client, key.vps, key.app, at, o.config.contextLines, levels),
       hostAt(client, key.vps, key.app, at),
     ]);
-    context = { at, errorLines, host, dashboardLink: dashboardLink(o.dashboardUrl, key.vps, key.app, at) };
+    const deploy = await deployNote(client, rule, key, state, at);
+    context = { at, errorLines, host, deploy, dashboardLink: dashboardLink(o.dashboardUrl, key.vps, key.app, at) };
   }
   const ev = await client.query<{ id: string; timestamp: Date }>(
     `INSERT INTO alert_events (alert_id, kind, episode, rule_name, rule_type, vps_name, app_name, subject, severity, summary, value,

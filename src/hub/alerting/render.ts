@@ -19,11 +19,26 @@ export interface HostSnapshot {
   loadAvg1m: number | null;
 }
 
+/** A deploy of the app shortly before the alert's episode began (DEPLOY_WINDOW_MS). */
+export interface DeployNote {
+  timestamp: string;
+  version: string | null;
+  previousVersion: string | null;
+  release: string | null;
+  source: 'symlink' | 'cli';
+  /** How long before the episode's first failure (pending or firing) it went live. */
+  beforeMs: number;
+  /** What began: 'the first failure' (checks, error lines) or 'the alert began' (thresholds and the rest). */
+  before: string;
+}
+
 export interface IncidentContext {
   /** The moment of the failure the context describes. */
   at: string;
   errorLines: ErrorLine[];
   host: HostSnapshot | null;
+  /** Absent in contexts stored before deploy markers; null when no deploy fell in the window. */
+  deploy?: DeployNote | null;
   dashboardLink: string;
 }
 
@@ -83,6 +98,19 @@ export function hostLine(h: HostSnapshot): string {
   return `CPU ${pct(h.cpuPercent)} · memory ${pct(h.memoryPercent)} · disk ${pct(h.diskPercent)} · load ${num(h.loadAvg1m)} (at ${h.at})`;
 }
 
+/** "4 min", "45 s": how long before the failure a deploy went live. */
+export function agoText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${Math.round(s / 360) / 10} h`;
+}
+
+/** "Deployed 1.4.2 (was 1.4.1) 4 min before the first failure, at 2026-12-06T14:00:00.000Z". */
+export function deployLine(d: DeployNote): string {
+  const version = d.version ? ` ${d.version}` : '';
+  const was = d.previousVersion && d.previousVersion !== d.version ? ` (was ${d.previousVersion})` : '';
+  return cut(`Deployed${version}${was} ${agoText(d.beforeMs)} before ${d.before}, at ${d.timestamp}`);
+}
+
 // --- Slack (incoming webhook, Block Kit with a text fallback) ---
 
 /** Slack mrkdwn needs only &, < and > escaped; that also defuses <!channel> and link injection. */
@@ -102,6 +130,7 @@ export function renderSlack(n: Notification): Record<string, unknown> {
   ];
   const c = n.context;
   if (c) {
+    if (c.deploy) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:rocket: ${slackEscape(deployLine(c.deploy))}` } });
     if (c.host) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(`Host: ${hostLine(c.host)}`) }] });
     if (c.errorLines.length) {
       const body = c.errorLines.map((l) => `${l.timestamp} ${l.level} ${cut(l.message)}`).join('\n');
@@ -137,6 +166,7 @@ export function renderEmail(n: Notification): { subject: string; text: string; h
   if (firing) text.push(firing);
   text.push(`Rule: ${n.rule.name} (${n.rule.type}, ${n.rule.severity})`);
   const c = n.context;
+  if (c?.deploy) text.push('', deployLine(c.deploy));
   if (c?.host) text.push('', `Host: ${hostLine(c.host)}`);
   if (c?.errorLines.length) {
     text.push('', 'Last errors before the failure:');
@@ -148,6 +178,7 @@ export function renderEmail(n: Notification): { subject: string; text: string; h
   if (n.mutedUntilNow) h.push('<p><em>Held back by a maintenance window that has ended.</em></p>');
   if (firing) h.push(`<p>${htmlEscape(firing)}</p>`);
   h.push(`<p>Rule: ${htmlEscape(n.rule.name)} (${htmlEscape(n.rule.type)}, ${htmlEscape(n.rule.severity)})</p>`);
+  if (c?.deploy) h.push(`<p><strong>${htmlEscape(deployLine(c.deploy))}</strong></p>`);
   if (c?.host) h.push(`<p>Host: ${htmlEscape(hostLine(c.host))}</p>`);
   if (c?.errorLines.length) {
     h.push('<p>Last errors before the failure:</p><pre style="white-space:pre-wrap">' +

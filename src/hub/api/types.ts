@@ -316,3 +316,25 @@ export interface PublicStatus {
   services: { name: string; state: PublicState; uptime: Record<'24h' | '7d' | '30d' | '90d', number | null>; days: { day: string; uptime: number | null }[] }[];
   incidents: { service: string; title: string; startedAt: string; resolvedAt: string | null; durationSeconds: number }[];
 }
+
+// ── GET /api/deployments ────────────────────────────────────────────────────────────────────────
+
+/** A release going live (migration 070): the agent saw the release symlink change, or `observ deploy` said so. */
+export interface Deployment {
+  id: number;
+  timestamp: string;
+  vps: string;
+  app: string;
+  version: string | null;
+  release: string | null;
+  previousRelease: string | null;
+  /** The version of this vps/app's deploy before this one (null for its first). */
+  previousVersion: string | null;
+  source: 'symlink' | 'cli';
+}
+
+export interface DeploymentsResult {
+  deployments: Deployment[];
+  /** True when `limit` cut the list (the newest are kept). */
+  truncated: boolean;
+}

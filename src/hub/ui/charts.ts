@@ -1,18 +1,33 @@
 // Charts (uPlot) that show what the data is: the x-axis is the chosen range (not the data's extent),
 // a bucket without samples is a gap, every chart of a page shares one crosshair and tooltip (uPlot
 // cursor sync), a drag selects a range to zoom into (the page's URL changes, so Back returns), a
-// double-click resets, and alert events are drawn as vertical markers.
+// double-click resets, and events (alerts firing and resolving, deploys) are drawn as a marker layer:
+// a vertical line per event on every chart of the group, a small flag on top of it, and the event's
+// label in the tooltip when the cursor is at it. A new kind of marker (anomalies…) is one entry in
+// MARKER_STYLES.
 import uPlot from 'uplot';
 import { el } from './dom.js';
 import { cssColor } from './theme.js';
 import { formatTick, formatTime } from './time.js';
 
+export type MarkerKind = 'firing' | 'resolved' | 'deploy';
+
 export interface Marker {
   /** Epoch seconds. */
   t: number;
-  kind: 'firing' | 'resolved' | 'deploy';
+  kind: MarkerKind;
   label: string;
 }
+
+/** How each kind is drawn: its colour (a CSS custom property), dash pattern, and whether it gets a flag. */
+export const MARKER_STYLES: Record<MarkerKind, { color: string; dash: number[]; flag: boolean }> = {
+  firing: { color: '--error', dash: [], flag: false },
+  resolved: { color: '--ok', dash: [4, 3], flag: false },
+  deploy: { color: '--marker-deploy', dash: [2, 2], flag: true },
+};
+
+/** Pixels either side of the cursor within which a marker's label joins the tooltip. */
+const MARKER_HIT_PX = 5;
 
 export interface ChartGroup {
   /** Cursor-sync key: charts with the same key share crosshair and tooltip. */
@@ -54,32 +69,52 @@ export function onGrid(t: number[], step: number, from: number, to: number, colu
   return { t: grid, columns: columns.map((col) => grid.map((x) => { const i = at.get(x); return i === undefined ? null : (col[i] ?? null); })) };
 }
 
+const inRange = (group: ChartGroup, m: Marker) => m.t >= group.from && m.t <= group.to;
+
 function markerPlugin(group: ChartGroup): uPlot.Plugin {
+  let layer: HTMLElement;
   return {
     hooks: {
+      init: [(u) => {
+        layer = el('div', { class: 'marker-layer', 'aria-hidden': 'true' });
+        u.over.append(layer);
+      }],
       draw: [(u) => {
         const { ctx } = u;
         const { top, height } = u.bbox;
+        const flags: HTMLElement[] = [];
         ctx.save();
         for (const m of group.markers) {
-          if (m.t < group.from || m.t > group.to) continue;
+          if (!inRange(group, m)) continue;
+          const style = MARKER_STYLES[m.kind];
           const x = Math.round(u.valToPos(m.t, 'x', true));
-          ctx.strokeStyle = cssColor(m.kind === 'firing' ? '--error' : m.kind === 'resolved' ? '--ok' : '--accent');
+          ctx.strokeStyle = cssColor(style.color);
           ctx.lineWidth = Math.max(1, devicePixelRatio);
-          ctx.setLineDash(m.kind === 'resolved' ? [4 * devicePixelRatio, 3 * devicePixelRatio] : []);
+          ctx.setLineDash(style.dash.map((d) => d * devicePixelRatio));
           ctx.beginPath();
           ctx.moveTo(x, top);
           ctx.lineTo(x, top + height);
           ctx.stroke();
+          if (style.flag) {
+            const flag = el('span', { class: 'marker-flag', 'data-kind': m.kind, title: m.label });
+            flag.style.left = `${u.valToPos(m.t, 'x')}px`;
+            flags.push(flag);
+          }
         }
         ctx.restore();
+        layer.replaceChildren(...flags);
       }],
     },
   };
 }
 
+/** Labels of the markers at the cursor (within MARKER_HIT_PX), for the tooltip. */
+function markersAt(u: uPlot, group: ChartGroup, left: number): Marker[] {
+  return group.markers.filter((m) => inRange(group, m) && Math.abs(u.valToPos(m.t, 'x') - left) <= MARKER_HIT_PX);
+}
+
 /** A tooltip inside each chart at the (synced) cursor: the time and every series' value. */
-function tooltipPlugin(spec: ChartSpec): uPlot.Plugin {
+function tooltipPlugin(spec: ChartSpec, group: ChartGroup): uPlot.Plugin {
   let tip: HTMLElement;
   return {
     hooks: {
@@ -98,6 +133,7 @@ function tooltipPlugin(spec: ChartSpec): uPlot.Plugin {
         }).filter((x): x is string => x !== null);
         tip.replaceChildren(el('strong', {}, formatTime(t * 1000, 'datetime')), ...rows.map((r) => el('div', {}, r)));
         if (!rows.length) tip.append(el('div', {}, 'no samples'));
+        for (const m of markersAt(u, group, u.cursor.left)) tip.append(el('div', { class: 'tip-marker', 'data-kind': m.kind }, m.label));
         tip.hidden = false;
         const w = u.over.clientWidth;
         const left = u.cursor.left;
@@ -158,7 +194,7 @@ export function chart(container: HTMLElement, group: ChartGroup, t: number[], sp
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
     },
-    plugins: [markerPlugin(group), tooltipPlugin(spec)],
+    plugins: [markerPlugin(group), tooltipPlugin(spec, group)],
   }, data as uPlot.AlignedData, container);
 }
 

@@ -29,7 +29,8 @@ import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import { connect, redactUrl, type PgClient } from '../../db/pg.js';
 import { ClosedError, ObservError } from '../../errors.js';
-import type { AgentEvent, FileCheckpoint, LogRecord, MetricSample, ProbeResult } from '../../supervisor/messages.js';
+import type { AgentEvent, DeploymentRecord, FileCheckpoint, LogRecord, MetricSample, ProbeResult } from '../../supervisor/messages.js';
+import { releaseEntry } from '../deploys/release.js';
 import { double, encodeCopyRow, hasNul, int4, jsonForPg, real, timestamp } from './copy-encode.js';
 import { ByteBuffer } from './scratch.js';
 import { Spool, type CorruptionReport, type SpoolBytes, type SpoolHeader, type SpoolRawRecord, type SpoolRows, type SpoolSections } from './spool.js';
@@ -564,6 +565,30 @@ export class Writer {
     this.guard();
     this.pushEvent(event);
     this.maybeSeal();
+  }
+
+  /**
+   * A deploy (src/workers/deploys): an agent_events row of kind 'deployment', which a trigger
+   * (migration 070) turns into a deployments row in the same transaction, and the symlink's new target
+   * among the file positions of the same batch, so a restart or a replayed spool compares with exactly
+   * what was stored. False while the spool is full (events may be thinned then): offered again later.
+   */
+  addDeployment(releaseDir: string, deployment: DeploymentRecord): boolean {
+    this.guard();
+    if (this.full) return false;
+    const entry = releaseEntry(releaseDir, deployment.release);
+    this.files.set(entry.path, entry);
+    this.pushEvent({ timestamp: deployment.timestamp, kind: 'deployment', detail: { release: deployment.release,
+      previousRelease: deployment.previousRelease, version: deployment.version, source: 'symlink' } });
+    this.maybeSeal();
+    return true;
+  }
+
+  /** Keeps the release symlink's target among the file positions without a deploy (the agent's first start). */
+  rememberRelease(releaseDir: string, target: string | null): void {
+    this.guard();
+    const entry = releaseEntry(releaseDir, target);
+    this.files.set(entry.path, entry);
   }
 
   private pushEvent(event: AgentEvent): void {

@@ -1,12 +1,13 @@
 // Detail of one vps/app: CPU, memory, disk, load, network and disk I/O charts over the chosen range
 // (charts.ts: the axis is the range, gaps are gaps, one crosshair, drag to zoom, alert markers), and
 // per health check its uptime (24 h / 7 d / 30 d / 90 d), a heartbeat bar, 90 days of daily bars and
-// the latency chart. Refetched when a batch of this vps/app commits (live) if the range ends now.
+// the latency chart, and the deploys of the range (markers on every chart, and a list). Refetched when
+// a batch of this vps/app commits (live) if the range ends now: a new deploy appears on an open page.
 //
 // URL: #/vps/<vps>/<app>?range=<seconds> (ending now) · &from=<ms>&to=<ms> (a zoomed, fixed range) ·
 // &at=<ISO> (links in notifications: the range centred on that moment).
 import type uPlot from 'uplot';
-import { el, fmt, bytesPerSecond, text, href, skeleton, stateBox, type View } from '../dom.js';
+import { el, fmt, bytesPerSecond, text, href, skeleton, stateBox, visibleText, type View } from '../dom.js';
 import { ApiError, getJson } from '../api.js';
 import { live } from '../live.js';
 import { chart, fit, onGrid, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
@@ -14,7 +15,7 @@ import { barStrip, dayBars, uptimeList } from '../bars.js';
 import { formatTime, formatDuration } from '../time.js';
 import { onThemeChange } from '../theme.js';
 import { STATUS_TEXT } from './fleet.js';
-import type { AlertEvent, CheckUptime, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
+import type { AlertEvent, CheckUptime, Deployment, DeploymentsResult, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
 import { appHeader } from './app-block.js';
 
 const RANGES: [string, number][] = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['90d', 90 * 86400]];
@@ -50,6 +51,7 @@ export const detailView: View = (main, route) => {
   const charts = el('section', { class: 'charts', 'data-testid': 'metric-charts', 'aria-label': 'metric charts', 'aria-busy': 'true' },
     ...Array.from({ length: 4 }, () => skeleton(1, 'chart')));
   const health = el('section', { class: 'health', 'data-testid': 'health-history', 'aria-label': 'health checks' }, skeleton(3));
+  const deploys = el('section', { class: 'deploys', 'data-testid': 'deploy-list', 'aria-label': 'deploys' });
   const logsLink = el('a', { href: href(['logs'], new URLSearchParams({ app, vps })) }, 'Logs of this app →');
   const heading = el('h2', { class: 'detail-title' }, text(app), el('span', { class: 'muted' }, ' on '), text(vps), ' ', badge);
   // The app's own processes first, then the host: two apps on one VPS share the host charts, not these.
@@ -57,7 +59,7 @@ export const detailView: View = (main, route) => {
   const appCharts = el('section', { class: 'charts', 'data-testid': 'app-charts', 'aria-label': 'app charts' });
   const hostHead = el('h3', { class: 'scope-heading' }, el('span', { class: 'scope' }, 'host'), text(` ${vps}`));
   main.replaceChildren(el('p', { class: 'crumbs' }, el('a', { href: '#/' }, '← Fleet')), heading, picker, zoomNote, info, appHead, appCharts, hostHead, charts,
-    el('h2', {}, 'Health checks'), health, logsLink);
+    el('h2', {}, 'Deploys'), deploys, el('h2', {}, 'Health checks'), health, logsLink);
   let plots: uPlot[] = [];
   let interval: number | null = null;
 
@@ -91,12 +93,13 @@ export const detailView: View = (main, route) => {
     try {
       const fleetQ = new URLSearchParams({ vps, app });
       const eventsQ = new URLSearchParams({ vps, app, since: from.toISOString(), until: to.toISOString(), limit: '500' });
-      const [f, m, h, up, ev] = await Promise.all([
+      const [f, m, h, up, ev, dep] = await Promise.all([
         getJson<{ fleet: FleetRow[] }>('/api/fleet', fleetQ),
         getJson<MetricsResult>('/api/metrics', params),
         getJson<HealthResult>('/api/health', params),
         getJson<{ checks: CheckUptime[] }>('/api/uptime', fleetQ),
         getJson<{ events: AlertEvent[] }>('/api/alert-events', eventsQ).catch(() => ({ events: [] as AlertEvent[] })),
+        getJson<DeploymentsResult>('/api/deployments', params).catch(() => null),
       ]);
       const row = f.fleet[0];
       if (!row) { notFound(); return; }
@@ -105,10 +108,15 @@ export const detailView: View = (main, route) => {
       badge.textContent = STATUS_TEXT[row.status];
       group.markers = ev.events.filter((e) => e.kind === 'firing' || e.kind === 'resolved')
         .map((e): Marker => ({ t: Date.parse(e.timestamp) / 1000, kind: e.kind as Marker['kind'], label: `${e.rule} ${e.kind}` }));
+      const deployed = dep?.deployments ?? [];
+      group.markers.push(...deployed.map((d): Marker => ({ t: Date.parse(d.timestamp) / 1000, kind: 'deploy', label: `deploy ${visibleText(d.version ?? '')}`.trim() })));
+      renderDeploys(deployed, dep === null, dep?.truncated ?? false);
       for (const p of plots) p.destroy();
       plots = [];
       charts.removeAttribute('aria-busy');
-      const markerNote = group.markers.length ? ` · ${group.markers.length} alert event${group.markers.length === 1 ? '' : 's'} marked (solid: fired, dashed: resolved)` : '';
+      const alertMarks = group.markers.length - deployed.length;
+      const markerNote = (alertMarks ? ` · ${alertMarks} alert event${alertMarks === 1 ? '' : 's'} marked (solid: fired, dashed: resolved)` : '') +
+        (deployed.length ? ` · ${deployed.length} deploy${deployed.length === 1 ? '' : 's'} marked (purple, flagged)` : '');
       info.textContent = `${m.t.length} of ${Math.ceil((group.to - group.from) / m.stepSeconds)} buckets have samples · ${sourceText(m.source, m.stepSeconds, interval)}` +
         `${m.t.length && m.samples.every((k) => k <= 1) ? ' · one sample per bucket, so avg = max' : ''}${markerNote}`;
 
@@ -158,6 +166,22 @@ export const detailView: View = (main, route) => {
       info.textContent = '';
       charts.replaceChildren(stateBox('error', 'Could not load this app’s data.', text((err as Error).message), retry));
     }
+  };
+
+  const renderDeploys = (list: Deployment[], failed: boolean, truncated: boolean) => {
+    if (failed) { deploys.replaceChildren(el('p', { class: 'muted' }, 'Deploys could not be loaded.')); return; }
+    if (!list.length) {
+      deploys.replaceChildren(el('p', { class: 'muted', 'data-testid': 'no-deploys' }, 'No deploys in this range. The agent records one when ',
+        el('code', {}, 'current'), ' points to a new release; pipelines can run ', el('code', {}, `observ deploy ${app}`), '.'));
+      return;
+    }
+    deploys.replaceChildren(el('div', { class: 'table-wrap' }, el('table', { class: 'deploys-table' },
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Time'), el('th', { scope: 'col' }, 'Version'), el('th', { scope: 'col' }, 'Replaced'),
+        el('th', { scope: 'col' }, 'Release'), el('th', { scope: 'col' }, 'Recorded by'))),
+      el('tbody', {}, ...list.map((d) => el('tr', { 'data-testid': 'deploy-row' },
+        el('td', {}, formatTime(d.timestamp)), el('td', {}, el('strong', {}, text(d.version ?? '–'))), el('td', {}, text(d.previousVersion ?? '–')),
+        el('td', { class: 'release' }, text(d.release ?? '–')), el('td', {}, d.source === 'symlink' ? 'agent (release symlink)' : 'observ deploy')))))),
+      ...(truncated ? [el('p', { class: 'muted' }, `The newest ${list.length} are shown; choose a shorter range for the rest.`)] : []));
   };
 
   const renderHealth = (h: HealthResult, uptime: CheckUptime[], group: ChartGroup) => {
