@@ -128,7 +128,10 @@ export class ReadReplica {
   }
 
   check(): Promise<void> {
-    this.checking ??= this.read().finally(() => { this.checking = null; });
+    // Never rejects: a check that cannot be made leaves the last state, and the next one tries again.
+    this.checking ??= this.read()
+      .catch((err: Error) => { this.o.log('warn', 'read replica check failed', { error: err.message }); })
+      .finally(() => { this.checking = null; });
     return this.checking;
   }
 
