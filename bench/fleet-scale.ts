@@ -9,9 +9,11 @@
 // the spool backlog (did it keep up?) and the hub's latencies meanwhile. Prints one JSON object.
 //
 //   npm run build && node dist/bench/fleet-scale.js [--agents 100,300,1000] [--duration 90] [--warmup 20] [--logins agent|shared]
+//        [--pool-size 2]
 //
 // --logins agent (default): one database login per agent, as the README sets agents up; shared: one
-// login for every agent. Spools live in /dev/shm where it exists: the agents are on other machines in
+// login for every agent. PgBouncer pools server connections per login: --pool-size is its
+// default_pool_size (the README's 2), under max_db_connections 40 for all logins together. Spools live in /dev/shm where it exists: the agents are on other machines in
 // a real fleet, so their fdatasyncs should not load this machine's disk. Starts a private embedded
 // PostgreSQL (fsync on, defaults) or uses OBSERV_BENCH_PG_URL (an admin URL, same machine for /proc).
 // Linux only for CPU and memory. The machine is shared: read the figures with what else ran.
@@ -32,7 +34,9 @@ import { PGBOUNCER, startPgBouncer, type PgBouncer } from '../test/helpers/pgbou
 
 const { values: args } = parseArgs({ options: {
   agents: { type: 'string', default: '100,300,1000' }, duration: { type: 'string', default: '90' }, warmup: { type: 'string', default: '20' },
-  logins: { type: 'string', default: 'agent' } } });
+  logins: { type: 'string', default: 'agent' }, 'pool-size': { type: 'string', default: '2' } } });
+const POOL_SIZE = Number(args['pool-size']);
+if (!Number.isInteger(POOL_SIZE) || POOL_SIZE < 1 || POOL_SIZE > 40) throw new Error('--pool-size: server connections per login, 1..40 (the README says 2)');
 const COUNTS = args.agents.split(',').map(Number);
 const DURATION_S = Number(args.duration);
 const WARMUP_S = Number(args.warmup);
@@ -341,7 +345,7 @@ async function main(): Promise<void> {
     } finally { await a.end(); }
     const bouncer = await startPgBouncer(t, server.admin, {
       users: [{ user: 'bench_admin', password: 'bench-admin-pw' }, ...logins.map((user) => ({ user, password: PASSWORD }))],
-      poolMode: 'transaction', poolSize: 2, extra: { ...README_PGBOUNCER, pool_mode: 'transaction' } });
+      poolMode: 'transaction', poolSize: POOL_SIZE, extra: { ...README_PGBOUNCER, default_pool_size: String(POOL_SIZE) } });
     const pc = await connect(server.admin);
     const settings = (await pc.query<{ v: string; m: string; f: string }>(`SELECT current_setting('server_version') AS v,
       current_setting('max_connections') AS m, current_setting('fsync') AS f`)).rows[0]!;
@@ -361,7 +365,7 @@ async function main(): Promise<void> {
       scenario: 'N agents (real Writer each: 1 sample/min, 2 checks/30 s, 10 log lines/s, flush every 5 s) through PgBouncer (transaction pooling, README settings) into one PostgreSQL; the hub read meanwhile',
       durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, logins: LOGINS,
       postgres: { version: settings.v, maxConnections: Number(settings.m), fsync: settings.f, embedded: !server.external },
-      pgbouncer: { binary: PGBOUNCER, ...README_PGBOUNCER },
+      pgbouncer: { binary: PGBOUNCER, ...README_PGBOUNCER, default_pool_size: String(POOL_SIZE) },
       cpus: (await import('node:os')).cpus().length,
       runs,
       baseline: BASELINE,
