@@ -90,6 +90,11 @@ function serverCpuS(pid: number): number {
   for (const c of children(pid)) { const g = statFields(c); if (g) ticks += g[11]! + g[12]!; }
   return ticks / 100;
 }
+/** Microseconds some task waited for a CPU (Linux PSI), or NaN: how contended the machine was. */
+function cpuPressureUs(): number {
+  try { return Number(/^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? NaN); } catch { return NaN; }
+}
+const loadAvg = () => { try { return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]); } catch { return null; } };
 const cpuS = (pid: number) => { const f = statFields(pid); return f ? (f[11]! + f[12]!) / 100 : NaN; };
 /** PSS and private MB of a postmaster and its children. */
 function serverMemMb(pid: number): { pssMb: number; privateMb: number; processes: number } {
@@ -261,10 +266,11 @@ async function run(n: number, admin: string, bouncer: PgBouncer, logins: string[
   // ---- the measured window ----
   const backlog = () => agents.reduce((s, x) => { const st = x.writer.status(); return { batches: s.batches + st.spoolBatches, bytes: s.bytes + st.spoolBytes }; }, { batches: 0, bytes: 0 });
   const backlogStart = backlog();
-  const cpu0 = { pg: pgPid ? serverCpuS(pgPid) : NaN, bouncer: cpuS(bouncer.child.pid!), hub: cpuS(hub.child.pid!), agents: process.cpuUsage() };
+  const cpu0 = { pg: pgPid ? serverCpuS(pgPid) : NaN, bouncer: cpuS(bouncer.child.pid!), hub: cpuS(hub.child.pid!), agents: process.cpuUsage(), pressure: cpuPressureUs() };
   const t0 = performance.now();
   win.open = true;
   const conn: { pools: number[]; activity: number[]; backends: number[] } = { pools: [], activity: [], backends: [] };
+  const waits = new Map<string, number>();
   let mem = pgPid ? serverMemMb(pgPid) : null;
   let memPeak = mem?.pssMb ?? 0;
   let done = false;
@@ -275,16 +281,20 @@ async function run(n: number, admin: string, bouncer: PgBouncer, logins: string[
       const r = await owner.query<{ agents: number; all: number }>(`SELECT count(*) FILTER (WHERE application_name LIKE 'obs-agent%')::int AS agents,
         count(*) FILTER (WHERE backend_type = 'client backend')::int AS all FROM pg_stat_activity`);
       conn.activity.push(r.rows[0]!.agents);
+      // What the agents' busy backends wait on (CPU when nothing): where a ceiling comes from.
+      const w = await owner.query<{ w: string; n: number }>(`SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, count(*)::int AS n
+        FROM pg_stat_activity WHERE application_name LIKE 'obs-agent%' AND state NOT IN ('idle') GROUP BY 1`);
+      for (const row of w.rows) waits.set(row.w, (waits.get(row.w) ?? 0) + row.n);
       conn.backends.push(r.rows[0]!.all);
       if (pgPid) { mem = serverMemMb(pgPid); memPeak = Math.max(memPeak, mem.pssMb); }
-      await sleep(5000);
+      await sleep(1000);
     }
   })();
   const hubFigures = hubLoop(hub.url, n, () => performance.now() - t0 > DURATION_S * 1000);
   await sleep(DURATION_S * 1000);
   win.open = false;
   const seconds = (performance.now() - t0) / 1000;
-  const cpu1 = { pg: pgPid ? serverCpuS(pgPid) : NaN, bouncer: cpuS(bouncer.child.pid!), hub: cpuS(hub.child.pid!), agents: process.cpuUsage(cpu0.agents) };
+  const cpu1 = { pg: pgPid ? serverCpuS(pgPid) : NaN, bouncer: cpuS(bouncer.child.pid!), hub: cpuS(hub.child.pid!), agents: process.cpuUsage(cpu0.agents), pressure: cpuPressureUs() };
   const backlogEnd = backlog();
   done = true;
   const hubLatency = await hubFigures;
@@ -318,7 +328,10 @@ async function run(n: number, admin: string, bouncer: PgBouncer, logins: string[
     pgbouncerCpuCores: round((cpu1.bouncer - cpu0.bouncer) / seconds, 2),
     hubCpuCores: round((cpu1.hub - cpu0.hub) / seconds, 2),
     agentsProcessCpuCores: round((cpu1.agents.user + cpu1.agents.system) / 1e6 / seconds, 2),
+    // The machine meanwhile: share of the time some task waited for a CPU (PSI), and the load average.
+    machine: { cpuPressureSome: Number.isFinite(cpu1.pressure - cpu0.pressure) ? round((cpu1.pressure - cpu0.pressure) / 1e6 / seconds, 2) : null, loadAvg1m: loadAvg() },
     serverConnections: { pgbouncerMax: maxOf(conn.pools), agentBackendsMax: maxOf(conn.activity), clientBackendsMax: maxOf(conn.backends) },
+    agentBackendWaits: Object.fromEntries([...waits].sort((x, y) => y[1] - x[1]).slice(0, 6)),
     hubLatencyMs: hubLatency,
     afterDrain: { drainSeconds, logLinesOffered: offeredTotal, logLinesStored: committed.logs, samplesStored: committed.metrics, checksStored: committed.health },
     writerWarnings: Object.fromEntries(warnings),
