@@ -14,7 +14,9 @@ Usage:
   observ agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]
         run the agent for APP (config: $OBSERV_DEPLOYMENTS_DIR/APP/config.yml, root /opt/deployments)
   observ hub [--host 127.0.0.1] [--port 8080] [--alerts FILE] [--transport auto|uws|node] [--status-page FILE]
-        run the hub (dashboard, API, live stream, alerting) against $OBSERV_DB_URL
+             [--db-read-url URL]
+        run the hub (dashboard, API, live stream, alerting) against $OBSERV_DB_URL; dashboard reads
+        on a streaming replica with --db-read-url ($OBSERV_DB_READ_URL)
   observ db migrate
         apply missing schema migrations to $OBSERV_DB_URL
   observ db retention [--dry-run]
@@ -38,6 +40,7 @@ Usage:
 
 Environment:
   OBSERV_DB_URL            postgresql://user:pass@host:5432/observ_metrics
+  OBSERV_DB_READ_URL       a streaming replica of it, for the hub's dashboard reads (optional)
   OBSERV_DEPLOYMENTS_DIR   root of app deployments (default /opt/deployments)
 `;
 
@@ -105,7 +108,8 @@ export function loadAgentBundle(): AgentBundle {
 }
 
 async function hubCommand(rest: string[]): Promise<void> {
-  const { values } = args(rest, { host: { type: 'string' }, port: { type: 'string' }, alerts: { type: 'string' }, transport: { type: 'string' }, 'status-page': { type: 'string' } }, false);
+  const { values } = args(rest, { host: { type: 'string' }, port: { type: 'string' }, alerts: { type: 'string' }, transport: { type: 'string' }, 'status-page': { type: 'string' },
+    'db-read-url': { type: 'string' } }, false);
   const url = requireDbUrl();
   const { parseTransportChoice } = await import('./hub/transport/index.js');
   const transport = parseTransportChoice(values.transport ?? process.env.OBSERV_HUB_TRANSPORT, values.transport ? '--transport' : 'OBSERV_HUB_TRANSPORT');
@@ -116,7 +120,8 @@ async function hubCommand(rest: string[]): Promise<void> {
   // Only migrate when behind: the hub may run as the read-only observ_hub role, which cannot.
   try { if ((await schemaVersion(client)) < latestVersion()) await migrate(client); } finally { await client.end(); }
   const { startHub } = await import('./hub/server.js');
-  const hub = await startHub({ databaseUrl: url, host, port, alertsFile: values.alerts, transport, statusPage: values['status-page'] });
+  const hub = await startHub({ databaseUrl: url, host, port, alertsFile: values.alerts, transport, statusPage: values['status-page'],
+    readDatabaseUrl: values['db-read-url'] });
   process.stdout.write(`Dashboard: ${hub.url}\nTransport: ${hub.implementation} (${hub.transportReason})\n`);
   onShutdown(() => hub.close(), 10_000, (m) => process.stderr.write(m + '\n'));
 }

@@ -33,6 +33,8 @@ export interface EmbeddedOptions {
   database?: string;
   /** Extra `-c name=value` settings. */
   settings?: Record<string, string>;
+  /** A bin directory with postgres and initdb, instead of $OBSERV_PG_BINDIR or the npm package's. */
+  binDir?: string;
   log?: (line: string) => void;
 }
 
@@ -43,8 +45,8 @@ interface Binaries {
   tree?: { root: string; version: string };
 }
 
-async function findBinaries(): Promise<Binaries> {
-  const fromEnv = process.env.OBSERV_PG_BINDIR;
+async function findBinaries(binDir?: string): Promise<Binaries> {
+  const fromEnv = binDir ?? process.env.OBSERV_PG_BINDIR;
   if (fromEnv) {
     const bins = { postgres: join(fromEnv, 'postgres'), initdb: join(fromEnv, 'initdb') };
     const missing = Object.values(bins).filter((bin) => !existsSync(bin));
@@ -190,7 +192,7 @@ export class EmbeddedPostgres {
 
   async start(): Promise<string> {
     const owner = runAsUser();
-    const bins = runnableBinaries(await findBinaries(), owner, this.log);
+    const bins = runnableBinaries(await findBinaries(this.options.binDir), owner, this.log);
     mkdirSync(this.dir, { recursive: true });
     // The unprivileged server user must be able to reach pgdata through this directory.
     if (owner) chmodSync(this.dir, 0o755);

@@ -6,12 +6,15 @@
 //        │ queries: pool (fleet, metrics,    ▼
 //        │  health, alerts, live)      transport.publish('fleet', …) ──► WebSocket clients (/live)
 //        │ searchPool (log search only)
+//        │ (with OBSERV_DB_READ_URL, charts, health, uptime, log search and the public status page read
+//        │  a streaming replica instead: ./read-replica.ts)
 //   JSON API (/api/*) ◄── RouteTable ◄── transport (uws | node) ◄── HTTP
 //   static dashboard (/) ◄──┘
 
 import { fileURLToPath } from 'node:url';
-import { createPool, type PgPool } from '../db/pg.js';
+import { createPool, redactUrl, type PgPool } from '../db/pg.js';
 import { FleetCache } from './fleet-cache.js';
+import { NO_REPLICA, ReadReplica } from './read-replica.js';
 import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
 import { parseHealthQuery, queryHealth } from './api/health.js';
 import { parseLogQuery, searchLogs } from './api/logs.js';
@@ -43,6 +46,13 @@ interface LiveUserData {
 
 export interface HubOptions {
   databaseUrl: string;
+  /**
+   * A streaming replica for dashboard reads (charts, health, uptime, log search, public status); default
+   * $OBSERV_DB_READ_URL. Writes, LISTEN/NOTIFY, the fleet overview and alerting stay on databaseUrl.
+   */
+  readDatabaseUrl?: string;
+  /** How often the replica's state and lag are read (default 5000 ms). */
+  readReplicaCheckMs?: number;
   host?: string;
   port?: number;
   /** Directory of the built dashboard (defaults to dist/ui). */
@@ -136,6 +146,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const fleetCache = new FleetCache(pool, fleetOptions, 2 * liveTickMs);
   // Log search gets its own few connections, so that no search load can take the fleet view's or the live feed's.
   const searchPool: PgPool = createPool(options.databaseUrl, { applicationName: 'fleet-hub search', queryTimeoutMs: 15_000, statementTimeoutMs: 10_000, max: 3 }, onPoolError);
+  const readUrl = options.readDatabaseUrl ?? (process.env.OBSERV_DB_READ_URL || undefined);
+  if (readUrl !== undefined) checkReadUrl(readUrl, options.readDatabaseUrl !== undefined ? 'readDatabaseUrl' : 'OBSERV_DB_READ_URL');
+  const replica = readUrl ? new ReadReplica({ url: readUrl, primary: { reads: pool, search: searchPool }, log, checkEveryMs: options.readReplicaCheckMs }) : null;
+  /** A dashboard read: on the replica when one is given and answers, else on the primary. */
+  const reads = <T>(kind: 'reads' | 'search', work: (p: PgPool) => Promise<T>): Promise<T> =>
+    replica ? replica.run(kind, work) : work(kind === 'reads' ? pool : searchPool);
+  const replicaStatus = () => replica?.status() ?? NO_REPLICA;
   const staticFiles = new StaticFiles(options.uiDir ?? DEFAULT_UI_DIR);
   if (!staticFiles.hasIndex) log('warn', 'dashboard not built (run npm run build); serving the API only');
 
@@ -190,13 +207,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     rejectUnknown(q, ['vps', 'app']);
     return { generatedAt: new Date().toISOString(), fleet: await fleetCache.fleet({ vps: optionalName(q, 'vps') ?? undefined, app: optionalName(q, 'app') ?? undefined }) };
   }));
-  routes.get('/api/metrics', api((q) => queryMetrics(pool, parseMetricsQuery(q))));
-  routes.get('/api/health', api((q) => queryHealth(pool, parseHealthQuery(q))));
-  routes.get('/api/logs', api((q) => searchLogs(searchPool, parseLogQuery(q)), searchLimiter));
+  routes.get('/api/metrics', api((q) => { const p = parseMetricsQuery(q); return reads('reads', (db) => queryMetrics(db, p)); }));
+  routes.get('/api/health', api((q) => { const p = parseHealthQuery(q); return reads('reads', (db) => queryHealth(db, p)); }));
+  routes.get('/api/logs', api((q) => { const p = parseLogQuery(q); return reads('search', (db) => searchLogs(db, p)); }, searchLimiter));
   routes.get('/api/status', api(async () => {
     const r = await pool.query<{ now: Date }>('SELECT now()');
-    return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), transport: transport.name, uws: transport.name, authRequired: auth !== null, live: { ...stats } };
+    return { ok: true, databaseTime: r.rows[0]!.now.toISOString(), transport: transport.name, uws: transport.name, authRequired: auth !== null,
+      live: { ...stats }, readReplica: replicaStatus() };
   }));
+  // Where dashboard reads go and how far behind the replica is (the dashboard shows a lag past 5 s).
+  routes.get('/api/read-replica', api((q) => { rejectUnknown(q, []); return replicaStatus(); }));
   // Rule-based alerting: history, rules (read-only), deliveries and acknowledgements.
   const alerts = alertsApi(pool);
   routes.get('/api/alerts/history', api((q) => alerts.events(parseEventQuery(q))));
@@ -224,12 +244,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   let alerting: Alerting | null = null;
 
   // ---- dashboard routes (uptime per check; the public status page) ----
-  routes.get('/api/uptime', api((q) => queryUptime(pool, parseUptimeQuery(q))));
+  routes.get('/api/uptime', api((q) => { const p = parseUptimeQuery(q); return reads('reads', (db) => queryUptime(db, p)); }));
   // Deploys (migration 070): markers on the charts and the detail view's list.
-  routes.get('/api/deployments', api((q) => queryDeployments(pool, parseDeploymentsQuery(q))));
+  routes.get('/api/deployments', api((q) => { const p = parseDeploymentsQuery(q); return reads('reads', (db) => queryDeployments(db, p)); }));
   // Public: no session needed, even with auth on; answers only what the status-page file names,
   // recomputed at most every 15 s whatever the traffic.
-  const publicStatus = statusPage ? cachedPublicStatus(pool, statusPage, fleetOptions) : null;
+  const publicStatus = statusPage ? cachedPublicStatus((work) => reads('reads', work), statusPage, fleetOptions) : null;
   routes.get('/api/public/status', async (req) => {
     if (req.rawQuery) throw new BadRequest('this endpoint takes no parameters');
     if (!publicStatus) return json(404, { error: 'the status page is not enabled (set OBSERV_STATUS_PAGE to a status-page file, see docs/hub.md)' });
@@ -354,6 +374,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (sessionSweep) clearInterval(sessionSweep);
     await transport.close();
     await live.close();
+    await replica?.close();
     await Promise.all([pool.end().catch(() => {}), searchPool.end().catch(() => {})]);
   };
 
@@ -362,6 +383,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     throw new ObservError('OBS_ERR_DB_UNREACHABLE', `the hub cannot LISTEN on the database: ${err.message}`, { cause: err });
   });
   live.startTicker(liveTickMs);
+  // The first check decides where reads go; until it answers they go to the primary.
+  await replica?.start();
   const port = await transport.listen(host, options.port ?? 8080).catch(async (err) => { await cleanup(); throw err; });
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}`;
@@ -398,6 +421,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       return closing;
     },
   };
+}
+
+/** OBSERV_DB_READ_URL must name a PostgreSQL server; anything else is a configuration error at start. */
+function checkReadUrl(url: string, source: string): void {
+  let ok = false;
+  try { ok = /^postgres(ql)?:$/.test(new URL(url).protocol); } catch { /* not a URL */ }
+  if (!ok) throw new ConfigError([{ file: source === 'OBSERV_DB_READ_URL' ? 'environment' : 'hub options', line: null, path: source,
+    message: `must be a postgresql:// URL of a streaming replica (got ${JSON.stringify(redactUrl(url))})` }]);
 }
 
 /** A JSON object body; an empty body is {}. */

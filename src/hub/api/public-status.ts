@@ -171,11 +171,14 @@ export async function queryPublicStatus(pool: PgPool, config: StatusPageConfig, 
  * The public endpoint's answer, computed at most once per `ttlMs` however many visitors ask (it is
  * served without login: its cost must not grow with the traffic). A failed computation is not kept.
  */
-export function cachedPublicStatus(pool: PgPool, config: StatusPageConfig, options: { statusFromAlerts: boolean }, ttlMs = 15_000): () => Promise<PublicStatus> {
+export function cachedPublicStatus(db: PgPool | ((work: (pool: PgPool) => Promise<PublicStatus>) => Promise<PublicStatus>),
+  config: StatusPageConfig, options: { statusFromAlerts: boolean }, ttlMs = 15_000): () => Promise<PublicStatus> {
+  // A function runs the read where the hub sends dashboard reads (the read replica when there is one).
+  const run = typeof db === 'function' ? db : (work: (pool: PgPool) => Promise<PublicStatus>) => work(db);
   let cached: { at: number; value: Promise<PublicStatus> } | null = null;
   return () => {
     if (cached && Date.now() - cached.at < ttlMs) return cached.value;
-    const value = queryPublicStatus(pool, config, options);
+    const value = run((pool) => queryPublicStatus(pool, config, options));
     const entry = { at: Date.now(), value };
     cached = entry;
     value.catch(() => { if (cached === entry) cached = null; });

@@ -338,3 +338,25 @@ export interface DeploymentsResult {
   /** True when `limit` cut the list (the newest are kept). */
   truncated: boolean;
 }
+
+// ── GET /api/read-replica (also in GET /api/status as readReplica) ──────────────────────────────
+
+export interface ReadReplicaStatus {
+  /** Whether the hub was given a read replica (OBSERV_DB_READ_URL). */
+  configured: boolean;
+  /** off: none given; starting: not checked yet; streaming: a replica answering; unreachable: reads fell back to the primary. */
+  state: 'off' | 'starting' | 'streaming' | 'unreachable' | 'not-a-replica';
+  /** Where dashboard reads (charts, health, uptime, log search, public status) go now. */
+  readsFrom: 'primary' | 'replica';
+  /** Seconds since the primary had written what the replica has not replayed yet (0 when current; null when unknown). */
+  lagSeconds: number | null;
+  /** WAL bytes between the primary's position and the replica's replay position. */
+  lagBytes: number | null;
+  /** Replay paused on the replica (pg_wal_replay_pause()). */
+  replayPaused: boolean | null;
+  /** lagSeconds past the hub's threshold (5 s): the dashboard shows it. */
+  lagging: boolean;
+  checkedAt: string | null;
+  /** Why the replica is not used, when it is unreachable. */
+  error: string | null;
+}

@@ -10,8 +10,9 @@
 // Everything from the server is untrusted and only ever enters the page as text (see dom.ts).
 import { el, parseHash, type View } from './dom.js';
 import { session, setAuthHandler, logout } from './api.js';
+import type { ReadReplicaStatus } from './types.js';
 import { live, type LiveState } from './live.js';
-import { clockPref, setClockPref, formatTime, type ClockPref } from './time.js';
+import { clockPref, setClockPref, formatDuration, formatTime, type ClockPref } from './time.js';
 import { applyTheme, themePref, setThemePref, type ThemePref } from './theme.js';
 import { fleetView } from './views/fleet.js';
 import { detailView } from './views/detail.js';
@@ -61,6 +62,30 @@ function setLiveState(state: LiveState): void {
   }
 }
 
+/**
+ * With a read replica (OBSERV_DB_READ_URL), charts and log search may be behind the fleet overview:
+ * a banner says so while the replica's lag is past the hub's threshold (5 s), or while it is
+ * unreachable and reads went to the primary. A hub without one answers configured: false once.
+ */
+const REPLICA_POLL_MS = 10_000;
+async function watchReplica(): Promise<void> {
+  let s: ReadReplicaStatus;
+  // A plain fetch, not getJson: a lapsed session must not bring up the login form from here every 10 s.
+  try {
+    const res = await fetch('/api/read-replica', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    s = await res.json() as ReadReplicaStatus;
+  } catch { setTimeout(() => void watchReplica(), REPLICA_POLL_MS); return; }
+  if (!s.configured) return;
+  const banner = document.getElementById('replica-banner')!;
+  const text = s.lagging && s.lagSeconds !== null
+    ? `Charts, health history and log search read a replica that is ${formatDuration(Math.round(s.lagSeconds))} behind${s.replayPaused ? ' (replay paused)' : ''}: the newest data may be missing there.`
+    : s.state === 'unreachable' ? 'The read replica is unreachable: charts and log search read the primary meanwhile.' : '';
+  banner.hidden = !text;
+  banner.textContent = text;
+  setTimeout(() => void watchReplica(), REPLICA_POLL_MS);
+}
+
 function select<T extends string>(id: string, label: string, value: T, options: [T, string][], onChange: (v: T) => void): HTMLElement {
   const s = el('select', { id, name: id });
   for (const [v, text] of options) s.append(el('option', v === value ? { value: v, selected: '' } : { value: v }, text));
@@ -84,6 +109,7 @@ function begin(authRequired: boolean): void {
   }
   live.onState = setLiveState;
   live.connect();
+  void watchReplica();
   window.addEventListener('hashchange', route);
   route();
 }
