@@ -28,6 +28,8 @@ Usage:
         set up obs-agent@APP under systemd (checks the config first)
   observ doctor APP
         check config, database, log files and health URLs for APP, with fixes
+  observ anomaly detect FILE|- [--interval SECONDS]
+        score a timestamp,value CSV with the hub's anomaly detector; writes timestamp,value,score,anomaly
   observ hash-password < password.txt
         print the scrypt hash for OBSERV_HUB_PASSWORD_HASH (reads the password from stdin)
   observ version
@@ -66,6 +68,7 @@ export async function main(argv: string[]): Promise<void> {
       case 'db': return await dbCommand(rest);
       case 'start': return await (await import('./start.js')).startCommand(rest);
       case 'hash-password': return await hashPasswordCommand();
+      case 'anomaly': return await (await import('./ops/anomaly.js')).anomalyCommand(rest);
       case 'install': return await (await import('./ops/install.js')).installCommand(rest);
       case 'doctor': return await (await import('./ops/doctor.js')).doctorCommand(rest);
       case 'version': case '--version': case '-v':
