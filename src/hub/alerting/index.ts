@@ -27,6 +27,7 @@ import { evaluateOnce, type EvaluationReport } from './evaluator.js';
 import { AlertApiError, testChannel } from './api.js';
 import type { ChannelTestResult } from '../api/types.js';
 import { Leadership } from './leader.js';
+import { AnomalyTracker, type TrackerRun } from '../anomaly/tracker.js';
 
 export { loadAlertConfig, parseAlertConfig, defaultAlertConfig, DEFAULT_RULES } from './config.js';
 export type { AlertConfig, AlertRule, Channel, MaintenanceWindow } from './config.js';
@@ -48,6 +49,8 @@ export interface AlertingOptions {
   log: AlertLog;
   /** How long stop() waits for a running round before giving up on it (default 10 s). */
   stopDeadlineMs?: number;
+  /** Streaming anomaly detection before each round (src/hub/anomaly); default true. */
+  anomalies?: boolean;
 }
 
 export interface AlertingStatus {
@@ -61,6 +64,8 @@ export interface AlertingStatus {
   lastEvaluation: EvaluationReport | null;
   lastError: string | null;
   delivery: DeliveryStats;
+  /** The last anomaly detection run (null before the first, or when off). */
+  lastAnomalyRun: TrackerRun | null;
 }
 
 export interface Alerting {
@@ -82,7 +87,9 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
   const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const sender = new ChannelSender(config.delivery.timeoutMs);
   const deliverer = new Deliverer(pool, config, sender, instance, log);
-  const st = { evaluations: 0, lastEvaluation: null as EvaluationReport | null, lastError: null as string | null };
+  const st = { evaluations: 0, lastEvaluation: null as EvaluationReport | null, lastError: null as string | null, lastAnomalyRun: null as TrackerRun | null };
+  // The leader's detectors: made on election (warm-started by their first run), dropped when deposed.
+  let tracker: AnomalyTracker | null = null;
   let stopped = false;
   let evalTimer: NodeJS.Timeout | null = null;
   let deliveryTimer: NodeJS.Timeout | null = null;
@@ -117,6 +124,16 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
     evalTimer = null;
     if (!isLeader() || evaluating) return;
     evaluating = (async () => {
+      // Anomalies first, so an `anomaly` rule judges what this run found. A failed run is logged and
+      // the rules still run.
+      if (tracker) {
+        try {
+          st.lastAnomalyRun = await tracker.run();
+        } catch (err) {
+          st.lastError = `anomaly detection: ${(err as Error).message}`;
+          log('warn', 'alerting: anomaly detection run failed', { error: (err as Error).message });
+        }
+      }
       try {
         const report = await evaluateOnce({ pool, config, dashboardUrl: options.dashboardUrl });
         st.evaluations++;
@@ -140,11 +157,13 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
     log,
     onElected: () => {
       void snapshotRules(pool, config).catch((err: Error) => log('warn', 'alerting: could not record the rules', { error: err.message }));
+      if (options.anomalies ?? true) tracker = new AnomalyTracker(pool);
       runEvaluation();
       runDelivery();
       scheduleDelivery();
     },
     onDeposed: () => {
+      tracker = null;
       if (evalTimer) { clearTimeout(evalTimer); evalTimer = null; }
       if (deliveryTimer) { clearTimeout(deliveryTimer); deliveryTimer = null; }
     },
@@ -186,6 +205,7 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
         lastEvaluation: st.lastEvaluation,
         lastError: st.lastError,
         delivery: { ...deliverer.stats },
+        lastAnomalyRun: st.lastAnomalyRun,
       };
     },
   };

@@ -24,6 +24,8 @@ export interface IncidentContext {
   at: string;
   errorLines: ErrorLine[];
   host: HostSnapshot | null;
+  /** Anomaly episodes open on the agent, one line each ("cpu_percent 97 is 3.1× its usual for Tuesday 14:00 UTC …"). */
+  anomalies?: string[];
   dashboardLink: string;
 }
 
@@ -103,6 +105,7 @@ export function renderSlack(n: Notification): Record<string, unknown> {
   const c = n.context;
   if (c) {
     if (c.host) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(`Host: ${hostLine(c.host)}`) }] });
+    if (c.anomalies?.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(`Unusual now: ${c.anomalies.join('; ')}`) }] });
     if (c.errorLines.length) {
       const body = c.errorLines.map((l) => `${l.timestamp} ${l.level} ${cut(l.message)}`).join('\n');
       // Code blocks cannot contain ``` — replace it rather than let a log line break out.
@@ -138,6 +141,7 @@ export function renderEmail(n: Notification): { subject: string; text: string; h
   text.push(`Rule: ${n.rule.name} (${n.rule.type}, ${n.rule.severity})`);
   const c = n.context;
   if (c?.host) text.push('', `Host: ${hostLine(c.host)}`);
+  if (c?.anomalies?.length) text.push('', 'Unusual now:', ...c.anomalies.map((a) => `  ${a}`));
   if (c?.errorLines.length) {
     text.push('', 'Last errors before the failure:');
     for (const l of c.errorLines) text.push(`  ${l.timestamp} ${l.level} ${cut(l.message)}`);
@@ -149,6 +153,7 @@ export function renderEmail(n: Notification): { subject: string; text: string; h
   if (firing) h.push(`<p>${htmlEscape(firing)}</p>`);
   h.push(`<p>Rule: ${htmlEscape(n.rule.name)} (${htmlEscape(n.rule.type)}, ${htmlEscape(n.rule.severity)})</p>`);
   if (c?.host) h.push(`<p>Host: ${htmlEscape(hostLine(c.host))}</p>`);
+  if (c?.anomalies?.length) h.push(`<p>Unusual now:</p><ul>${c.anomalies.map((a) => `<li>${htmlEscape(a)}</li>`).join('')}</ul>`);
   if (c?.errorLines.length) {
     h.push('<p>Last errors before the failure:</p><pre style="white-space:pre-wrap">' +
       c.errorLines.map((l) => htmlEscape(`${l.timestamp} ${l.level} ${cut(l.message)}`)).join('\n') + '</pre>');

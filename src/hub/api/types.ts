@@ -316,3 +316,6 @@ export interface PublicStatus {
   services: { name: string; state: PublicState; uptime: Record<'24h' | '7d' | '30d' | '90d', number | null>; days: { day: string; uptime: number | null }[] }[];
   incidents: { service: string; title: string; startedAt: string; resolvedAt: string | null; durationSeconds: number }[];
 }
+
+/** GET /api/anomalies: one anomaly episode (src/hub/api/anomalies.ts). */
+export type { AnomalyEpisode } from './anomalies.js';

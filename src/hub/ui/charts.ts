@@ -1,7 +1,8 @@
 // Charts (uPlot) that show what the data is: the x-axis is the chosen range (not the data's extent),
 // a bucket without samples is a gap, every chart of a page shares one crosshair and tooltip (uPlot
 // cursor sync), a drag selects a range to zoom into (the page's URL changes, so Back returns), a
-// double-click resets, and alert events are drawn as vertical markers.
+// double-click resets, alert events are drawn as vertical markers, and anomaly episodes as shaded
+// bands on the charts of their series.
 import uPlot from 'uplot';
 import { el } from './dom.js';
 import { cssColor } from './theme.js';
@@ -14,6 +15,14 @@ export interface Marker {
   label: string;
 }
 
+export interface Band {
+  from: number;
+  to: number | null;
+  /** The detector's series name (cpu_percent, net_bps, …). */
+  series: string;
+  label: string;
+}
+
 export interface ChartGroup {
   /** Cursor-sync key: charts with the same key share crosshair and tooltip. */
   key: string;
@@ -21,6 +30,8 @@ export interface ChartGroup {
   from: number;
   to: number;
   markers: Marker[];
+  /** Anomaly episodes (epoch seconds; `to` null while open), shaded on charts that show their series. */
+  bands?: Band[];
   onZoom(from: number, to: number): void;
   onReset(): void;
 }
@@ -40,6 +51,8 @@ export interface ChartSpec {
   /** Points-only series (e.g. failures). */
   marks?: Line;
   yMax?: number;
+  /** The anomaly series this chart shows (bands of these series are shaded on it). */
+  anomalySeries?: string[];
 }
 
 /**
@@ -54,13 +67,28 @@ export function onGrid(t: number[], step: number, from: number, to: number, colu
   return { t: grid, columns: columns.map((col) => grid.map((x) => { const i = at.get(x); return i === undefined ? null : (col[i] ?? null); })) };
 }
 
-function markerPlugin(group: ChartGroup): uPlot.Plugin {
+/** The anomaly bands that fall on a chart of these series. */
+export function bandsFor(group: ChartGroup, series: readonly string[] | undefined): Band[] {
+  if (!series?.length || !group.bands) return [];
+  return group.bands.filter((b) => series.includes(b.series) && (b.to ?? group.to) >= group.from && b.from <= group.to);
+}
+
+function markerPlugin(group: ChartGroup, spec: ChartSpec): uPlot.Plugin {
   return {
     hooks: {
       draw: [(u) => {
         const { ctx } = u;
         const { top, height } = u.bbox;
         ctx.save();
+        // Bands first, under the markers: translucent, at least a few pixels wide so a one-point episode shows.
+        ctx.fillStyle = cssColor('--warn');
+        ctx.globalAlpha = 0.18;
+        for (const b of bandsFor(group, spec.anomalySeries)) {
+          const x0 = Math.round(u.valToPos(Math.max(b.from, group.from), 'x', true));
+          const x1 = Math.round(u.valToPos(Math.min(b.to ?? group.to, group.to), 'x', true));
+          ctx.fillRect(x0, top, Math.max(3 * devicePixelRatio, x1 - x0), height);
+        }
+        ctx.globalAlpha = 1;
         for (const m of group.markers) {
           if (m.t < group.from || m.t > group.to) continue;
           const x = Math.round(u.valToPos(m.t, 'x', true));
@@ -128,6 +156,8 @@ export function chart(container: HTMLElement, group: ChartGroup, t: number[], sp
     data.push(spec.marks.values);
   }
   const span = group.to - group.from;
+  // How many episodes this chart shades: a hook for people reading the DOM (and for tests).
+  if (spec.anomalySeries) container.dataset.anomalies = String(bandsFor(group, spec.anomalySeries).length);
   return new uPlot({
     title: spec.title, width, height: chartHeight(), series,
     scales: {
@@ -158,7 +188,7 @@ export function chart(container: HTMLElement, group: ChartGroup, t: number[], sp
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
     },
-    plugins: [markerPlugin(group), tooltipPlugin(spec)],
+    plugins: [markerPlugin(group, spec), tooltipPlugin(spec)],
   }, data as uPlot.AlignedData, container);
 }
 
