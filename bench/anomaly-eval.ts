@@ -20,7 +20,7 @@ import { syntheticSuite, type LabelledSeries, type Window } from './lib/anomaly-
 const { values } = parseArgs({ options: { data: { type: 'string' }, series: { type: 'boolean' } } });
 
 interface Outcome { windows: number; caught: number; falseAlarms: number; days: number }
-interface SeriesFigures { name: string; detector: Outcome; baseline: Outcome }
+interface SeriesFigures { name: string; detector: Outcome; baseline: Outcome; baselineStrict: Outcome }
 
 function countAgainst(s: LabelledSeries, raisedAt: number[], probationMs: number): Outcome {
   const inside = (t: number, w: Window) => t >= w.startMs && t <= w.endMs;
@@ -33,17 +33,22 @@ function countAgainst(s: LabelledSeries, raisedAt: number[], probationMs: number
 function evaluate(s: LabelledSeries, probationShare: number): SeriesFigures {
   const probationMs = s.t[0]! + (s.t[s.t.length - 1]! - s.t[0]!) * probationShare;
   const detector = new AnomalyDetector(s.intervalSec);
-  const baseline = new EwmaZScore(s.intervalSec);
-  const raised: number[] = [], baseRaised: number[] = [];
-  let baseWas = false;
-  for (let i = 0; i < s.t.length; i++) {
-    const r = detector.update(s.t[i]!, s.v[i]!);
-    if (r.raised) raised.push(s.t[i]!);
-    const b = baseline.update(s.v[i]!);
-    if (b.anomaly && !baseWas) baseRaised.push(s.t[i]!);
-    baseWas = b.anomaly;
-  }
-  return { name: s.name, detector: countAgainst(s, raised, probationMs), baseline: countAgainst(s, baseRaised, probationMs) };
+  const raised: number[] = [];
+  for (let i = 0; i < s.t.length; i++) if (detector.update(s.t[i]!, s.v[i]!).raised) raised.push(s.t[i]!);
+  // The baselines: an EWMA z-score over the same recent memory, raising where |z| crosses 4 (or 6).
+  const baselineRaises = (threshold: number) => {
+    const baseline = new EwmaZScore(s.intervalSec, threshold);
+    const out: number[] = [];
+    let was = false;
+    for (let i = 0; i < s.t.length; i++) {
+      const b = baseline.update(s.v[i]!);
+      if (b.anomaly && !was) out.push(s.t[i]!);
+      was = b.anomaly;
+    }
+    return out;
+  };
+  return { name: s.name, detector: countAgainst(s, raised, probationMs), baseline: countAgainst(s, baselineRaises(4), probationMs),
+    baselineStrict: countAgainst(s, baselineRaises(6), probationMs) };
 }
 
 function summary(figures: SeriesFigures[]) {
@@ -57,7 +62,7 @@ function summary(figures: SeriesFigures[]) {
       days: Math.round(o.days * 10) / 10,
     };
   };
-  return { series: figures.length, detector: sum((f) => f.detector), baseline: sum((f) => f.baseline) };
+  return { series: figures.length, detector: sum((f) => f.detector), baselineEwmaZ4: sum((f) => f.baseline), baselineEwmaZ6: sum((f) => f.baselineStrict) };
 }
 
 /** NAB files found under DIR, with their windows. */
