@@ -286,7 +286,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const live = new LiveFeed(options.databaseUrl, pool, {
     publish: (topic, message) => transport.publish(topic, message),
     numSubscribers: (topic) => transport.numSubscribers(topic),
-  }, stats, log, fleetOptions, fleetCache);
+  }, stats, log, fleetOptions, fleetCache, () => alerting?.rowsCommitted());
 
   const { transport, reason } = createTransport<LiveUserData>(transportChoice, {
     handler: handle,

@@ -4,7 +4,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabase } from '../helpers/pg.js';
 import { agentSeen, testPool } from '../alerting/helpers.js';
-import { hubFor, getJson } from '../hub/fixtures.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from '../helpers/pg.js';
+import { hubFor, getJson, store, sample } from '../hub/fixtures.js';
+import { startHub } from '../../src/hub/server.js';
 import { AnomalyTracker } from '../../src/hub/anomaly/tracker.js';
 import { evaluateOnce } from '../../src/hub/alerting/evaluator.js';
 import { parseAlertConfig, type AnomalyRule } from '../../src/hub/alerting/config.js';
@@ -120,4 +125,31 @@ test('an episode is described against the baseline that judged it', () => {
     'net_bps 10 is 10× below its usual for 14:00 UTC (expected 100, 6σ below)');
   assert.equal(describeEpisode({ series: 'cpu_percent', value: 30, expected: 25, basis: 'recent', score: 5.5, peakAt }),
     'cpu_percent 30 is above its usual over the last hour (expected 25, 5.5σ above)');
+});
+
+test('the leader reads committed batches as they arrive, without waiting for the next evaluation round', async (t: TestContext) => {
+  const db = await testDatabase(t);
+  // 90 minutes of calm cpu before the hub starts: its warm start learns them.
+  await agentSeen(db.client, 'web1', 'shop');
+  await db.client.query(
+    `INSERT INTO vps_metrics (timestamp, vps_name, app_name, cpu_percent)
+     SELECT date_trunc('minute', now()) - g * interval '1 minute', 'web1', 'shop', 20 + 2 * sin(g * 1.7) FROM generate_series(3, 92) g`);
+  const dir = mkdtempSync(join(tmpdir(), 'observ-anomaly-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Rounds an hour apart: only a commit can make the detectors read the spike below in time.
+  writeFileSync(join(dir, 'alerts.yml'), 'evaluation_interval: 1h\nleader_poll_interval: 100ms\ndefault_rules: false\n');
+  const hub = await startHub({ databaseUrl: db.url, host: '127.0.0.1', port: 0, log: () => {}, alertsFile: join(dir, 'alerts.yml'), maintenance: false });
+  t.after(() => hub.close());
+  // The warm start closes episodes left open from before its window: seen closed, it has run.
+  await db.client.query(`INSERT INTO alert_anomalies (vps_name, app_name, series, started_at, peak_at, value, expected, basis, score)
+                         VALUES ('old', 'shop', 'net_bps', now() - interval '2 days', now() - interval '2 days', 1, 1, 'recent', 9)`);
+  await eventually(async () => (await db.client.query(`SELECT 1 FROM alert_anomalies WHERE vps_name = 'old' AND ended_at IS NOT NULL`)).rowCount,
+    'the warm start', 20_000);
+  const minute = Math.floor(Date.now() / 60_000) * 60_000;
+  await store(db.client, 'web1', 'shop', { metrics: [sample(new Date(minute - 120_000).toISOString(), { cpuPercent: 95 }), sample(new Date(minute - 60_000).toISOString(), { cpuPercent: 96 })] });
+  const found = await eventually(async () => {
+    const r = await getJson<{ anomalies: { series: string; value: number }[] }>(`${hub.url}/api/anomalies?open=true&vps=web1&series=cpu_percent`);
+    return r.body.anomalies.length ? r.body.anomalies : undefined;
+  }, 'the episode of the committed spike', 20_000);
+  assert.equal(found[0]!.series, 'cpu_percent');
 });

@@ -1,7 +1,8 @@
 // The I/O around the anomaly engine: read the rows committed since the last run, feed each agent's
 // series to its detector, store the episodes. Runs on the alerting leader only, right before each
 // evaluation round (so an `anomaly` rule sees what this run found), which keeps several hubs from
-// storing an episode twice and bounds the delay to one evaluation interval.
+// storing an episode twice; and soon after each commit (NOTIFY observ_batch, at most every 5 s), so
+// episodes appear within seconds. The warm start runs beside the rounds, which do not wait for it.
 //
 //   vps_metrics (new rows) ───────────────► cpu_percent, memory_percent, load_avg_1m, disk_io_bps,
 //                                            net_bps, app_cpu_percent, app_rss_mb
@@ -26,7 +27,7 @@ export const READ_OVERLAP_MS = 120_000;
 /** Metric rows read per query; a run reads on while a query comes back full. */
 export const READ_LIMIT = 50_000;
 /** Minutes of health and log rows read per query (the warm start reads its hours in such steps). */
-const MINUTES_PER_READ = 60;
+const MINUTES_PER_READ = 180;
 const MINUTE = 60_000;
 
 /** The series each agent gets, in the order docs/anomaly.md lists them. */
@@ -57,6 +58,8 @@ export class AnomalyTracker {
   private metricsCursor: number | null = null;
   private minuteCursor: number | null = null;
   private running: Promise<TrackerRun> | null = null;
+  /** The warm start is done: later runs read only what is new. */
+  warm = false;
 
   constructor(private readonly pool: PgPool, engine = new AnomalyEngine()) {
     this.engine = engine;
@@ -98,6 +101,7 @@ export class AnomalyTracker {
       await this.pool.query(`UPDATE alert_anomalies SET ended_at = now(), updated_at = now() WHERE ended_at IS NULL AND started_at < $1`,
         [new Date(warmFrom).toISOString()]);
     }
+    this.warm = true;
     return { metricRows, healthMinutes, logMinutes, episodesWritten: episodes.length, series: this.engine.size, durationMs: Date.now() - started };
   }
 
