@@ -163,7 +163,7 @@ export class AnomalyDetector {
 
   /** The expected value for hour-of-week (and of day) at `tMs`, from the seasonal bins, if learned. */
   seasonalExpected(tMs: number): { value: number; basis: 'daily' | 'weekly' } | null {
-    const { day, week } = this.bins(tMs);
+    const week = this.weekBin(tMs), day = week % DAY_BINS;
     const b = this.b, t = this.tuning;
     if (b[WEEK_COUNT + week]! >= t.weeklyReadyVisits * this.pointsPerHour) return { value: b[WEEK_MEAN + week]!, basis: 'weekly' };
     if (b[DAY_COUNT + day]! >= t.dailyReadyVisits * this.pointsPerHour) return { value: b[DAY_MEAN + day]!, basis: 'daily' };
@@ -188,7 +188,7 @@ export class AnomalyDetector {
       s[N] = 0; s[RUN_COUNT] = 0; s[RUN_SIDE] = 0;
     }
     const floor = this.floor();
-    const { day, week } = this.bins(tMs);
+    const week = this.weekBin(tMs), day = week % DAY_BINS;
 
     // --- score: against the baseline with the best recent record (smallest mean absolute error), unless
     // a seasonal baseline finds the point usual (within excuseSigmas): then against that one.
@@ -303,10 +303,10 @@ export class AnomalyDetector {
     b[scaleAt] = b[scaleAt]! + alpha * (Math.min(Math.abs(dev), clip) - b[scaleAt]!);
   }
 
-  private bins(tMs: number): { day: number; week: number } {
+  /** Hour of the week, 0 = Monday 00:00 (hour of the day = this % 24). */
+  private weekBin(tMs: number): number {
     const hours = Math.floor((tMs + this.tuning.utcOffsetMinutes * 60_000) / HOUR_MS);
-    const week = (((hours - EPOCH_WEEK_OFFSET_H) % WEEK_BINS) + WEEK_BINS) % WEEK_BINS;
-    return { day: week % DAY_BINS, week };
+    return (((hours - EPOCH_WEEK_OFFSET_H) % WEEK_BINS) + WEEK_BINS) % WEEK_BINS;
   }
 }
 
