@@ -47,9 +47,12 @@ test('a spike in stored metrics becomes one closed episode, and a second leader 
   assert.equal(e.value, 90);
   assert.ok(Math.abs(e.expected - 20) < 3, String(e.expected));
   assert.ok(e.score > 5);
-  // A new leader replays the same history: the same episode, updated in place, not a second one.
+  // A new leader replays the same history: the same episode, updated in place, not a second one;
+  // and it deletes episodes that ended more than 90 days ago.
+  await db.client.query(`INSERT INTO alert_anomalies (vps_name, app_name, series, started_at, ended_at, peak_at, value, expected, basis, score)
+                         VALUES ('web1', 'shop', 'net_bps', now() - interval '100 days', now() - interval '99 days', now() - interval '100 days', 1, 1, 'recent', 9)`);
   await new AnomalyTracker(pool).run();
-  assert.equal((await rows(db.client)).rows.length, 1);
+  assert.deepEqual((await rows(db.client)).rows.map((r) => r.series), ['cpu_percent']);
 });
 
 test('an open episode fires an anomaly rule with "× its usual", other alerts carry it as context, and it resolves when the episode ends', async (t: TestContext) => {

@@ -23,6 +23,8 @@ import type { PgPool } from '../../db/pg.js';
 import { AnomalyEngine, type Episode } from './engine.js';
 
 export const WARM_START_HOURS = 24;
+/** Closed episodes are kept this long (deleted by the leader's first run and then daily), like metrics. */
+export const EPISODE_KEEP_DAYS = 90;
 export const READ_OVERLAP_MS = 120_000;
 /** Metric rows read per query; a run reads on while a query comes back full. */
 export const READ_LIMIT = 50_000;
@@ -60,6 +62,7 @@ export class AnomalyTracker {
   private running: Promise<TrackerRun> | null = null;
   /** The warm start is done: later runs read only what is new. */
   warm = false;
+  private prunedAt = 0;
 
   constructor(private readonly pool: PgPool, engine = new AnomalyEngine()) {
     this.engine = engine;
@@ -100,6 +103,10 @@ export class AnomalyTracker {
       // Episodes left open by an earlier leader that the replay did not find again.
       await this.pool.query(`UPDATE alert_anomalies SET ended_at = now(), updated_at = now() WHERE ended_at IS NULL AND started_at < $1`,
         [new Date(warmFrom).toISOString()]);
+    }
+    if (nowMs - this.prunedAt >= 86_400_000) {
+      this.prunedAt = nowMs;
+      await this.pool.query(`DELETE FROM alert_anomalies WHERE ended_at < now() - $1 * interval '1 day'`, [EPISODE_KEEP_DAYS]);
     }
     this.warm = true;
     return { metricRows, healthMinutes, logMinutes, episodesWritten: episodes.length, series: this.engine.size, durationMs: Date.now() - started };
