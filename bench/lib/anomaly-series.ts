@@ -125,6 +125,11 @@ export function syntheticSuite(): LabelledSeries[] {
     return 30 + seasonal(t, 5, 2) + (t >= noisy && t < noisy + 10 * MIN ? 15 : 1) * gauss(r);
   }, [win(drop, 10), win(noisy, 20)]));
 
+  // An hourly cron job (3 minutes of +30 at the top of every hour) and one real incident at half past.
+  const cronIncident = at(12, 14, 30);
+  out.push(build('hourly-cron', 60, 30, 11, (t, r) =>
+    20 + 2 * gauss(r) + ((t % HOUR) < 3 * MIN ? 30 : 0) + (t >= cronIncident && t < cronIncident + 10 * MIN ? 40 : 0), [win(cronIncident, 30)]));
+
   // Slowly drifting memory with noise (a random walk): no incident.
   let walk = 60;
   out.push(build('drifting-quiet', 60, 30, 10, (_t, r) => { walk = Math.min(95, Math.max(20, walk + 0.05 * gauss(r))); return walk + 0.3 * gauss(r); }, []));

@@ -110,7 +110,7 @@ test('the interval is the median gap, whatever the gaps and jitter', () => {
 });
 
 test('the state is a fixed number of typed-array bytes per series', () => {
-  assert.ok(STATE_BYTES > 0 && STATE_BYTES < 4096, String(STATE_BYTES));
+  assert.equal(STATE_BYTES, 22 * 8 + 5 * (24 + 168) * 4);
   assert.throws(() => new AnomalyDetector(0), /intervalSec must be a positive number/);
 });
 
@@ -135,4 +135,14 @@ test('on the synthetic suite the detector catches more windows than the EWMA z-s
   }
   assert.ok(caught > baseCaught, `caught ${caught}/${windows} vs baseline ${baseCaught}`);
   assert.ok(falseAlarms * 10 < baseFalse, `false alarms ${falseAlarms} vs baseline ${baseFalse}`);
+});
+
+test('a job at the top of every hour alarms on its first day at most, then is usual; a spike at half past still raises', () => {
+  const g = gaussian(6);
+  const incident = SYNTHETIC_START_MS + 4 * DAY + 14 * HOUR + 30 * MIN;
+  const d = new AnomalyDetector(60);
+  const raised = raises(d, minutes(5, (t) => 20 + 2 * g() + ((t % HOUR) < 3 * MIN ? 30 : 0) + (t >= incident && t < incident + 10 * MIN ? 40 : 0)));
+  const afterFirstDay = raised.filter((t) => t >= SYNTHETIC_START_MS + DAY);
+  assert.equal(afterFirstDay.length, 1, `raised at ${afterFirstDay.map((t) => new Date(t).toISOString())}`);
+  assert.ok(afterFirstDay[0]! >= incident && afterFirstDay[0]! < incident + 5 * MIN);
 });

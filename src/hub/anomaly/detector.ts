@@ -58,6 +58,9 @@ export interface DetectorTuning {
   gapMemories: number;
   /** A point within this many sigmas of a seasonal baseline is usual for its hour, whatever else says. */
   excuseSigmas: number;
+  /** A point within this many sigmas of the range an hour usually spans (its bin's envelope: the
+   *  remembered highest and lowest value of each visit) is usual too: an hourly cron job's spike. */
+  envelopeSigmas: number;
   /** Offset of the wall clock the seasonal bins use, from UTC. */
   utcOffsetMinutes: number;
 }
@@ -85,6 +88,7 @@ export const DEFAULT_TUNING: Readonly<DetectorTuning> = Object.freeze({
   floorOfStep: 0.5,
   gapMemories: 3,
   excuseSigmas: 3,
+  envelopeSigmas: 1,
   utcOffsetMinutes: 0,
 });
 
@@ -109,13 +113,14 @@ export interface PointResult {
 // Scalar slots.
 const LAST_T = 0, N = 1, LEVEL = 2, SCALE = 3, STEP = 4, LAST_X = 5, MAGNITUDE = 6, RUN_SIDE = 7, RUN_COUNT = 8,
   RUN_MEAN = 9, RAISED = 10, FLAGS = 11, CALM = 12, TOTAL = 13, STEP_N = 14, MAG_N = 15, ERR_RECENT = 16, ERR_DAY = 17,
-  ERR_WEEK = 18;
-const SCALARS = 19;
+  ERR_WEEK = 18, VISIT_BIN = 19, VISIT_MAX = 20, VISIT_MIN = 21;
+const SCALARS = 22;
 const DAY_BINS = 24, WEEK_BINS = 168;
-// Seasonal slots: [mean, scale, count] × bins, daily first.
-const DAY_MEAN = 0, DAY_SCALE = DAY_BINS, DAY_COUNT = 2 * DAY_BINS;
-const WEEK_MEAN = 3 * DAY_BINS, WEEK_SCALE = WEEK_MEAN + WEEK_BINS, WEEK_COUNT = WEEK_MEAN + 2 * WEEK_BINS;
-const SEASONAL = 3 * (DAY_BINS + WEEK_BINS);
+// Seasonal slots: [mean, scale, count, envelope high, envelope low] × bins, daily first.
+const DAY_MEAN = 0, DAY_SCALE = DAY_BINS, DAY_COUNT = 2 * DAY_BINS, DAY_HI = 3 * DAY_BINS, DAY_LO = 4 * DAY_BINS;
+const WEEK_MEAN = 5 * DAY_BINS, WEEK_SCALE = WEEK_MEAN + WEEK_BINS, WEEK_COUNT = WEEK_MEAN + 2 * WEEK_BINS,
+  WEEK_HI = WEEK_MEAN + 3 * WEEK_BINS, WEEK_LO = WEEK_MEAN + 4 * WEEK_BINS;
+const SEASONAL = 5 * (DAY_BINS + WEEK_BINS);
 /** Mean absolute deviation → standard deviation, for a normal distribution. */
 const MAD_TO_SIGMA = 1.2533;
 const HOUR_MS = 3_600_000;
@@ -146,7 +151,9 @@ export class AnomalyDetector {
     this.s = new Float64Array(SCALARS);
     this.b = new Float32Array(SEASONAL);
     this.s[LAST_T] = -Infinity;
-    this.s[ERR_RECENT] = NaN; this.s[ERR_DAY] = NaN; this.s[ERR_WEEK] = NaN;
+    this.s[ERR_RECENT] = NaN; this.s[ERR_DAY] = NaN; this.s[ERR_WEEK] = NaN; this.s[VISIT_BIN] = -1;
+    this.b.fill(NaN, DAY_HI, DAY_LO + DAY_BINS);
+    this.b.fill(NaN, WEEK_HI, WEEK_LO + WEEK_BINS);
     const recentPoints = Math.min(tuning.recentMaxPoints, Math.max(tuning.recentMinPoints, tuning.recentSec / intervalSec));
     this.recentAlpha = 1 / recentPoints;
     this.warmup = Math.max(tuning.warmupMinPoints, Math.ceil(recentPoints * tuning.warmupMemories));
@@ -214,6 +221,19 @@ export class AnomalyDetector {
       if (s[ERR_WEEK]! < bestError) { bestZ = z; bestExpected = weekExpected; basis = 'weekly'; bestError = s[ERR_WEEK]!; }
       if (Math.abs(z) < t.excuseSigmas) { excusedZ = z; excusedExpected = weekExpected; excusedBasis = 'weekly'; }
     }
+    // The envelope: within the range this hour usually spans (weekly once ready, else daily, which
+    // may excuse from its first complete visit: a job at the top of every hour alarms for a day only).
+    const envAt = weekReady ? week : day;
+    if (envAt >= 0) {
+      const hi = b[(weekReady ? WEEK_HI : DAY_HI) + envAt]!, lo = b[(weekReady ? WEEK_LO : DAY_LO) + envAt]!;
+      if (hi === hi && lo === lo) {
+        const sigma = MAD_TO_SIGMA * Math.max(b[(weekReady ? WEEK_SCALE : DAY_SCALE) + envAt]!, floor);
+        const z = value > hi ? (value - hi) / sigma : value < lo ? (value - lo) / sigma : 0;
+        if (Math.abs(z) < t.envelopeSigmas && !(Math.abs(excusedZ) <= Math.abs(z))) {
+          excusedZ = z; excusedExpected = weekReady ? weekExpected : dayExpected; excusedBasis = weekReady ? 'weekly' : 'daily';
+        }
+      }
+    }
     if (excusedBasis !== 'none' && Math.abs(excusedZ) < Math.abs(bestZ)) { bestZ = excusedZ; bestExpected = excusedExpected; basis = excusedBasis; }
     // Each baseline's record: its absolute error, remembered over the recent memory.
     if (s[N]! > 0) this.record(ERR_RECENT, Math.abs(value - s[LEVEL]!));
@@ -238,6 +258,7 @@ export class AnomalyDetector {
     r.anomaly = s[RAISED] === 1;
 
     // --- learn.
+    this.learnVisit(week, value);
     this.learnRecent(value, recentZ, floor);
     this.learnBin(DAY_MEAN + day, DAY_SCALE + day, DAY_COUNT + day, value, t.dailyMemoryVisits, dayReady, floor);
     this.learnBin(WEEK_MEAN + week, WEEK_SCALE + week, WEEK_COUNT + week, value, t.weeklyMemoryVisits, weekReady, floor);
@@ -290,6 +311,33 @@ export class AnomalyDetector {
     } else {
       s[RUN_COUNT] = 0; s[RUN_SIDE] = 0;
     }
+  }
+
+  /** Tracks the current hour's highest and lowest value; when the hour changes, folds them into the
+   *  envelopes of the hour left (EW over visits, like the bins' means). */
+  private learnVisit(week: number, value: number): void {
+    const s = this.s, b = this.b, t = this.tuning;
+    const current = s[VISIT_BIN]!;
+    if (current !== week) {
+      if (current >= 0) {
+        const day = current % DAY_BINS;
+        this.foldEnvelope(DAY_HI + day, DAY_LO + day, b[DAY_COUNT + day]!, t.dailyMemoryVisits);
+        this.foldEnvelope(WEEK_HI + current, WEEK_LO + current, b[WEEK_COUNT + current]!, t.weeklyMemoryVisits);
+      }
+      s[VISIT_BIN] = week; s[VISIT_MAX] = value; s[VISIT_MIN] = value;
+      return;
+    }
+    if (value > s[VISIT_MAX]!) s[VISIT_MAX] = value;
+    if (value < s[VISIT_MIN]!) s[VISIT_MIN] = value;
+  }
+
+  private foldEnvelope(hiAt: number, loAt: number, count: number, memoryVisits: number): void {
+    const s = this.s, b = this.b;
+    const hi = b[hiAt]!;
+    if (hi !== hi) { b[hiAt] = s[VISIT_MAX]!; b[loAt] = s[VISIT_MIN]!; return; }
+    const alpha = Math.max(this.pointsPerHour / Math.max(count, 1), 1 / memoryVisits);
+    b[hiAt] = hi + alpha * (s[VISIT_MAX]! - hi);
+    b[loAt] = b[loAt]! + alpha * (s[VISIT_MIN]! - b[loAt]!);
   }
 
   private learnBin(meanAt: number, scaleAt: number, countAt: number, value: number, memoryVisits: number, ready: boolean, floor: number): void {
