@@ -34,6 +34,8 @@ Usage:
         record a deploy of APP (a marker on its charts, quoted in alerts), for pipelines that do not switch
         $OBSERV_DEPLOYMENTS_DIR/APP/current (the agent records those itself); version: --version, else the
         release's VERSION file, else its folder name
+  observ anomaly detect FILE|- [--interval SECONDS]
+        score a timestamp,value CSV with the hub's anomaly detector; writes timestamp,value,score,anomaly
   observ hash-password < password.txt
         print the scrypt hash for OBSERV_HUB_PASSWORD_HASH (reads the password from stdin)
   observ version
@@ -73,6 +75,7 @@ export async function main(argv: string[]): Promise<void> {
       case 'db': return await dbCommand(rest);
       case 'start': return await (await import('./start.js')).startCommand(rest);
       case 'hash-password': return await hashPasswordCommand();
+      case 'anomaly': return await (await import('./ops/anomaly.js')).anomalyCommand(rest);
       case 'install': return await (await import('./ops/install.js')).installCommand(rest);
       case 'doctor': return await (await import('./ops/doctor.js')).doctorCommand(rest);
       case 'deploy': return await (await import('./ops/deploy.js')).deployCommand(rest);

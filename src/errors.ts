@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   OBS_ERR_ACTOR_CRASH_LOOP: 'An agent actor crashed too often and was not restarted again.',
   OBS_ERR_CLOSED: 'Work was submitted after close().',
   OBS_ERR_CHECKPOINT_AHEAD: "The database checkpoint is ahead of every batch this agent issued (changed by another login or agent): its batches are stored anyway and the checkpoint reset.",
+  OBS_ERR_ANOMALY_INPUT: 'The input of `observ anomaly detect` is not `timestamp,value` CSV (the line and field are named).',
   OBS_ERR_AGENT_LOGIN: "The agent's database login may not write as this vps/app (another login holds it in observ_agent_logins).",
   OBS_ERR_JOURNAL: 'The journald source cannot run journalctl or read the journal (journalctl missing, the agent outside the systemd-journal group, an unreadable journal_directory); retried with backoff.',
 } as const;

@@ -86,6 +86,8 @@ export class LiveFeed {
     private readonly fleetOptions: FleetOptions = {},
     /** Kept current with every re-read (the fleet overview served from memory). */
     private readonly cache: FleetCache | null = null,
+    /** Told of every committed batch (the anomaly detectors read the new rows soon after). */
+    private readonly onCommit: (() => void) | null = null,
   ) {
     stats.logTails = 0;
     stats.logStartReads = 0;
@@ -103,6 +105,7 @@ export class LiveFeed {
       let p: { vps?: unknown; app?: unknown; logs?: unknown };
       try { p = JSON.parse(n.payload) as typeof p; } catch { return; }
       if (typeof p.vps !== 'string' || typeof p.app !== 'string') return;
+      this.onCommit?.();
       const key = fleetKey(p.vps, p.app);
       const cur = this.pending.get(key) ?? { vps: p.vps, app: p.app, logs: 0 };
       cur.logs += typeof p.logs === 'number' ? p.logs : 0;

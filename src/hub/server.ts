@@ -19,6 +19,7 @@ import { parseMetricsQuery, queryMetrics } from './api/metrics.js';
 import { parseHealthQuery, queryHealth } from './api/health.js';
 import { parseLogQuery, searchLogs } from './api/logs.js';
 import { BadRequest, optionalName, rejectUnknown } from './api/params.js';
+import { parseAnomalyQuery, queryAnomalies } from './api/anomalies.js';
 import { alertsApi, ackNote, parseAlertsQuery, parseEventQuery, startAlerting, type Alerting } from './alerting/index.js';
 import { startMaintenance } from '../ops/maintenance.js';
 import { LiveFeed, type LiveStats } from './live.js';
@@ -222,6 +223,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   routes.get('/api/alerts/history', api((q) => alerts.events(parseEventQuery(q))));
   routes.get('/api/alert-events', api((q) => alerts.events(parseEventQuery(q))));
   routes.get('/api/alert-rules', api(() => alerts.rules()));
+  // Anomaly episodes (src/hub/anomaly, stored by the alerting leader).
+  routes.get('/api/anomalies', api((q) => queryAnomalies(pool, parseAnomalyQuery(q))));
   // One alert model (the rules engine): /api/alerts is an alias of /api/alerts/open.
   routes.get('/api/alerts/open', api((q) => alerts.alerts(parseAlertsQuery(q))));
   routes.get('/api/alerts', api((q) => alerts.alerts(parseAlertsQuery(q))));
@@ -306,7 +309,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const live = new LiveFeed(options.databaseUrl, pool, {
     publish: (topic, message) => transport.publish(topic, message),
     numSubscribers: (topic) => transport.numSubscribers(topic),
-  }, stats, log, fleetOptions, fleetCache);
+  }, stats, log, fleetOptions, fleetCache, () => alerting?.rowsCommitted());
 
   const { transport, reason } = createTransport<LiveUserData>(transportChoice, {
     handler: handle,

@@ -75,7 +75,7 @@ maintenance:
     '/etc/observ/alerts.yml:12 rules[0].condition names an unknown metric "cpu_percentt" (one of cpu_percent, memory_percent, memory_mb, disk_percent, disk_gb, load_avg_1m, load_avg_5m, load_avg_15m, cpu_user, cpu_system, cpu_iowait, cpu_steal, memory_available_mb, swap_percent, swap_used_mb, disk_free_gb, disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps, app_cpu_percent, app_rss_mb, app_threads, app_open_files, app_processes)',
     '/etc/observ/alerts.yml:16 rules[1].channels[0] names no configured channel ("nope")',
     '/etc/observ/alerts.yml:15 rules[1].failures must be ≥ 1 (got 0)',
-    '/etc/observ/alerts.yml:18 rules[2].type must be one of health_check, metric, agent_silent, log_error_rate, cert_expiry (got "latency")',
+    '/etc/observ/alerts.yml:18 rules[2].type must be one of health_check, metric, agent_silent, log_error_rate, cert_expiry, anomaly (got "latency")',
     '/etc/observ/alerts.yml:21 maintenance[0].at must be a local time HH:MM (e.g. "03:00")',
     '/etc/observ/alerts.yml:23 maintenance[0].timezone is not a known time zone ("Mars/Base")',
   ]);

@@ -166,7 +166,11 @@ test('a receiver that is down gets the notification once it is back, and every a
 
   const hook = await httpReceiver(t, port);
   await eventually(async () => hook.received.length === 1, 'delivery after the receiver came back');
-  const row = await db.client.query(`SELECT status, attempts FROM alert_outbox`);
+  // The receiver has the request before the deliverer has stored its answer: wait for that commit.
+  const row = await eventually(async () => {
+    const r = await db.client.query(`SELECT status, attempts FROM alert_outbox`);
+    return r.rows[0]?.status === 'sent' ? r : null;
+  }, 'the delivery recorded as sent');
   assert.equal(row.rows[0].status, 'sent');
   assert.ok(row.rows[0].attempts >= 3);
   const attempts = await db.client.query(`SELECT success FROM alert_deliveries ORDER BY id`);

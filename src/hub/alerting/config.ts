@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { ConfigError, ObservError } from '../../errors.js';
 import { deepFreeze, parseYamlConfig, type PathSeg, type YamlConfigDocument } from '../../yaml-config.js';
 
-export type RuleType = 'health_check' | 'metric' | 'agent_silent' | 'log_error_rate' | 'cert_expiry';
+export type RuleType = 'health_check' | 'metric' | 'agent_silent' | 'log_error_rate' | 'cert_expiry' | 'anomaly';
 export type Severity = 'critical' | 'warning' | 'info';
 export type CompareOp = '>' | '>=' | '<' | '<=';
 
@@ -72,7 +72,18 @@ export interface CertExpiryRule extends RuleBase {
   urls: readonly string[];
 }
 
-export type AlertRule = HealthCheckRule | MetricRule | AgentSilentRule | LogErrorRateRule | CertExpiryRule;
+/** Fires while the hub's anomaly detector holds an episode open on a matching series (docs/anomaly.md). */
+export interface AnomalyRule extends RuleBase {
+  type: 'anomaly';
+  /** Glob patterns over series names (cpu_percent, health_latency_ms, …); empty = every series. */
+  series: readonly string[];
+  /** The episode must have lasted this long before firing; 0 = at once (the detector has its own hysteresis). */
+  forMs: number;
+  /** Only episodes whose peak is at least this many robust sigmas from the baseline. */
+  minScore: number;
+}
+
+export type AlertRule = HealthCheckRule | MetricRule | AgentSilentRule | LogErrorRateRule | CertExpiryRule | AnomalyRule;
 
 export interface SlackChannel {
   name: string;
@@ -166,6 +177,8 @@ export const ALERT_DEFAULTS = {
   errorRateWindowMs: 5 * 60_000,
   errorLevels: ['ERROR', 'FATAL', 'CRITICAL'],
   certDays: 14,
+  anomalyForMs: 0,
+  anomalyMinScore: 0,
   delivery: { maxAttempts: 10, initialBackoffMs: 5_000, maxBackoffMs: 30 * 60_000, timeoutMs: 10_000, pollMs: 2_000 },
 };
 
@@ -254,6 +267,7 @@ const RULE_KEYS: Record<RuleType, string[]> = {
   agent_silent: ['intervals'],
   log_error_rate: ['threshold', 'window', 'levels'],
   cert_expiry: ['days', 'url'],
+  anomaly: ['series', 'for', 'min_score'],
 };
 const COMMON_RULE_KEYS = ['name', 'type', 'severity', 'vps', 'app', 'channels', 'reminder_interval', 'enabled'];
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
@@ -458,6 +472,10 @@ function build({ file, root: parsed, issues, fail, lineOf, warnUnknown, expand: 
         }
         case 'cert_expiry':
           configured.push({ ...base, type, urls: strList(raw, 'url', p), days: num(raw, 'days', p, ALERT_DEFAULTS.certDays, 0, 3650, false) });
+          break;
+        case 'anomaly':
+          configured.push({ ...base, type, series: strList(raw, 'series', p), forMs: duration(raw, 'for', p, ALERT_DEFAULTS.anomalyForMs),
+            minScore: num(raw, 'min_score', p, ALERT_DEFAULTS.anomalyMinScore, 0, 1e6, false) });
           break;
       }
     });

@@ -14,7 +14,7 @@ import type { AlertConfig, AlertRule } from './config.js';
 import { ALERT_DEFAULTS } from './config.js';
 import { absentVerdict, keyString, type AlertKey, type Observation } from './judge.js';
 import { mutedBy } from './maintenance.js';
-import { errorLinesBefore, hostAt, observe } from './queries.js';
+import { errorLinesBefore, hostAt, observe, openAnomalies } from './queries.js';
 import { dashboardLink, type DeployNote, type IncidentContext, type Notification } from './render.js';
 import { deployBefore } from '../api/deployments.js';
 import { NEVER_ACTIVE, step, type PlannedEvent, type StoredState, type EventKind } from './state-machine.js';
@@ -74,7 +74,7 @@ export async function evaluateOnce(o: EvaluatorOptions): Promise<EvaluationRepor
 }
 
 async function evaluateRule(o: EvaluatorOptions, rule: AlertRule, now: number, report: EvaluationReport): Promise<void> {
-  const observations = await observe(o.pool, rule);
+  const observations = await observe(o.pool, rule, now);
   report.observations += observations.length;
   const byKey = new Map<string, Observation>();
   for (const ob of observations) byKey.set(keyString(ob), ob);
@@ -157,12 +157,14 @@ async function insertEvent(client: PgClient, o: EvaluatorOptions, rule: AlertRul
   let context: IncidentContext | null = null;
   if (planned.kind === 'firing' || planned.kind === 'reminder') {
     const levels = rule.type === 'log_error_rate' ? rule.levels : ALERT_DEFAULTS.errorLevels;
-    const [errorLines, host] = await Promise.all([
+    const [errorLines, host, anomalies] = await Promise.all([
       errorLinesBefore(client, key.vps, key.app, at, o.config.contextLines, levels),
       hostAt(client, key.vps, key.app, at),
+      // An anomaly rule's own episode is its summary already: the others are the context.
+      openAnomalies(client, key.vps, key.app).then((list) => rule.type === 'anomaly' ? list.filter((a) => !a.startsWith(`${key.subject} `)) : list),
     ]);
     const deploy = await deployNote(client, rule, key, state, at);
-    context = { at, errorLines, host, deploy, dashboardLink: dashboardLink(o.dashboardUrl, key.vps, key.app, at) };
+    context = { at, errorLines, host, deploy, anomalies, dashboardLink: dashboardLink(o.dashboardUrl, key.vps, key.app, at) };
   }
   const ev = await client.query<{ id: string; timestamp: Date }>(
     `INSERT INTO alert_events (alert_id, kind, episode, rule_name, rule_type, vps_name, app_name, subject, severity, summary, value,

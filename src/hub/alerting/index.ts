@@ -27,11 +27,15 @@ import { evaluateOnce, type EvaluationReport } from './evaluator.js';
 import { AlertApiError, testChannel } from './api.js';
 import type { ChannelTestResult } from '../api/types.js';
 import { Leadership } from './leader.js';
+import { AnomalyTracker, type TrackerRun } from '../anomaly/tracker.js';
 
 export { loadAlertConfig, parseAlertConfig, defaultAlertConfig, DEFAULT_RULES } from './config.js';
 export type { AlertConfig, AlertRule, Channel, MaintenanceWindow } from './config.js';
 export { alertsApi, parseEventQuery, parseAlertsQuery, ackNote, AlertApiError } from './api.js';
 export type { AlertsApi, AlertEventQuery, AlertsQuery } from './api.js';
+
+/** Least time between two anomaly runs started by commits (each run re-reads a 2-minute overlap). */
+export const ANOMALY_RUN_GAP_MS = 5_000;
 
 export type AlertLog = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
 
@@ -48,6 +52,8 @@ export interface AlertingOptions {
   log: AlertLog;
   /** How long stop() waits for a running round before giving up on it (default 10 s). */
   stopDeadlineMs?: number;
+  /** Streaming anomaly detection before each round (src/hub/anomaly); default true. */
+  anomalies?: boolean;
 }
 
 export interface AlertingStatus {
@@ -61,11 +67,15 @@ export interface AlertingStatus {
   lastEvaluation: EvaluationReport | null;
   lastError: string | null;
   delivery: DeliveryStats;
+  /** The last anomaly detection run (null before the first, or when off). */
+  lastAnomalyRun: TrackerRun | null;
 }
 
 export interface Alerting {
   stop(): Promise<void>;
   status(): AlertingStatus;
+  /** A batch committed (NOTIFY observ_batch): the leader's anomaly detectors read the new rows soon. */
+  rowsCommitted(): void;
   /** Sends a test notification over a configured channel from this hub (POST /api/alert-channels/:name/test). */
   testChannel(name: string, by: string): Promise<ChannelTestResult>;
 }
@@ -82,7 +92,24 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
   const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const sender = new ChannelSender(config.delivery.timeoutMs);
   const deliverer = new Deliverer(pool, config, sender, instance, log);
-  const st = { evaluations: 0, lastEvaluation: null as EvaluationReport | null, lastError: null as string | null };
+  const st = { evaluations: 0, lastEvaluation: null as EvaluationReport | null, lastError: null as string | null, lastAnomalyRun: null as TrackerRun | null };
+  // The leader's detectors: made on election (warm-started by their first run), dropped when deposed.
+  let tracker: AnomalyTracker | null = null;
+  // Commits come in bursts (every agent's batch): one tracker run per ANOMALY_RUN_GAP_MS at most.
+  let anomalyTimer: NodeJS.Timeout | null = null;
+  let lastAnomalyRunAt = 0;
+  let anomalyRunning: Promise<void> | null = null;
+  const runAnomalies = (): Promise<void> => {
+    if (!tracker || stopped) return Promise.resolve();
+    lastAnomalyRunAt = Date.now();
+    const running = tracker.run().then((r) => { st.lastAnomalyRun = r; }, (err: Error) => {
+      st.lastError = `anomaly detection: ${err.message}`;
+      log('warn', 'alerting: anomaly detection run failed', { error: err.message });
+    });
+    anomalyRunning = running.finally(() => { if (anomalyRunning === tracked) anomalyRunning = null; });
+    const tracked = anomalyRunning;
+    return running;
+  };
   let stopped = false;
   let evalTimer: NodeJS.Timeout | null = null;
   let deliveryTimer: NodeJS.Timeout | null = null;
@@ -117,6 +144,12 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
     evalTimer = null;
     if (!isLeader() || evaluating) return;
     evaluating = (async () => {
+      // Anomalies first, so an `anomaly` rule judges what this run found. A failed run is logged and
+      // the rules still run.
+      // The warm start (a newly elected leader's first run, hours of rows) runs beside the round
+      // instead: the rules must not wait for it.
+      if (tracker?.warm) await runAnomalies();
+      else if (tracker && !anomalyRunning) void runAnomalies();
       try {
         const report = await evaluateOnce({ pool, config, dashboardUrl: options.dashboardUrl });
         st.evaluations++;
@@ -140,11 +173,14 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
     log,
     onElected: () => {
       void snapshotRules(pool, config).catch((err: Error) => log('warn', 'alerting: could not record the rules', { error: err.message }));
+      if (options.anomalies ?? true) tracker = new AnomalyTracker(pool);
       runEvaluation();
       runDelivery();
       scheduleDelivery();
     },
     onDeposed: () => {
+      tracker = null;
+      if (anomalyTimer) { clearTimeout(anomalyTimer); anomalyTimer = null; }
       if (evalTimer) { clearTimeout(evalTimer); evalTimer = null; }
       if (deliveryTimer) { clearTimeout(deliveryTimer); deliveryTimer = null; }
     },
@@ -158,10 +194,11 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
       stopping ??= (async () => {
         stopped = true;
         if (evalTimer) clearTimeout(evalTimer);
+        if (anomalyTimer) clearTimeout(anomalyTimer);
         if (deliveryTimer) clearTimeout(deliveryTimer);
         const deadline = options.stopDeadlineMs ?? 10_000;
         let timer: NodeJS.Timeout | undefined;
-        const running = Promise.all([evaluating, delivering]).then(() => true);
+        const running = Promise.all([evaluating, delivering, anomalyRunning]).then(() => true);
         const inTime = await Promise.race([running, new Promise<boolean>((r) => { timer = setTimeout(() => r(false), deadline); })]);
         clearTimeout(timer);
         if (!inTime) log('warn', 'alerting: stop deadline passed with a round still running', { deadlineMs: deadline });
@@ -169,6 +206,10 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
         await sender.close();
       })();
       return stopping;
+    },
+    rowsCommitted() {
+      if (!tracker || stopped || anomalyTimer) return;
+      anomalyTimer = setTimeout(() => { anomalyTimer = null; void runAnomalies(); }, Math.max(0, lastAnomalyRunAt + ANOMALY_RUN_GAP_MS - Date.now()));
     },
     testChannel(name, by) {
       if (stopped) return Promise.reject(new AlertApiError('409 Conflict', 'alerting has stopped on this hub'));
@@ -186,6 +227,7 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
         lastEvaluation: st.lastEvaluation,
         lastError: st.lastError,
         delivery: { ...deliverer.stats },
+        lastAnomalyRun: st.lastAnomalyRun,
       };
     },
   };

@@ -3,7 +3,9 @@
 // evaluating the same data twice — by the same leader or by a new one after a takeover — gives the
 // same verdict and never counts a failure twice.
 
-import { formatDuration, type AlertRule, type CertExpiryRule, type CompareOp, type HealthCheckRule, type LogErrorRateRule, type MetricRule, type AgentSilentRule, type Scope } from './config.js';
+import { describeEpisode } from '../anomaly/engine.js';
+import type { Basis } from '../anomaly/detector.js';
+import { formatDuration, type AlertRule, type AnomalyRule, type CertExpiryRule, type CompareOp, type HealthCheckRule, type LogErrorRateRule, type MetricRule, type AgentSilentRule, type Scope } from './config.js';
 
 /**
  * - fire: the rule's threshold is met (N failures in a row, condition held `for`, …)
@@ -193,9 +195,29 @@ export function judgeCert(rule: CertExpiryRule, rows: readonly CertRow[]): Obser
   return out;
 }
 
+export interface AnomalyRow {
+  vps_name: string; app_name: string; series: string; started_at: Date; peak_at: Date; value: number; expected: number | null;
+  basis: Basis; score: number;
+}
+
+/** Open anomaly episodes (alert_anomalies.ended_at IS NULL); a closed episode is absent, which recovers. */
+export function judgeAnomaly(rule: AnomalyRule, rows: readonly AnomalyRow[], now: number): Observation[] {
+  const out: Observation[] = [];
+  for (const r of rows) {
+    if (!inScope(rule.scope, r.vps_name, r.app_name) || !urlMatches(rule.series, r.series)) continue;
+    if (Math.abs(r.score) < rule.minScore) continue;
+    const lasted = now - r.started_at.getTime();
+    const summary = describeEpisode({ series: r.series, value: r.value, expected: r.expected, basis: r.basis, score: r.score, peakAt: r.peak_at.getTime() }) +
+      (rule.forMs > 0 ? `; for ${formatDuration(Math.max(0, lasted))}, limit ${formatDuration(rule.forMs)}` : '');
+    out.push({ vps: r.vps_name, app: r.app_name, subject: r.series, verdict: lasted >= rule.forMs ? 'fire' : 'pending',
+      value: round(r.value), summary, observedAt: iso(r.peak_at) });
+  }
+  return out;
+}
+
 /** What a key that produced no observation this round means for an open alert of this rule. */
 export function absentVerdict(rule: AlertRule): Verdict {
-  // No error lines in the window is a recovery; no data for the others is no news (the agent-silent
-  // rule reports an agent that stopped reporting).
-  return rule.type === 'log_error_rate' ? 'recover' : 'hold';
+  // No error lines in the window, or no open anomaly episode, is a recovery; no data for the others
+  // is no news (the agent-silent rule reports an agent that stopped reporting).
+  return rule.type === 'log_error_rate' || rule.type === 'anomaly' ? 'recover' : 'hold';
 }

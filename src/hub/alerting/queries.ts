@@ -8,10 +8,11 @@ import { inTransaction, type PgClient, type PgPool } from '../../db/pg.js';
 export type Queryable = Pick<PgClient, 'query'>;
 import type { AlertRule, MetricRule } from './config.js';
 import {
-  judgeCert, judgeErrorRate, judgeHealth, judgeMetric, judgeSilent,
-  type CertRow, type ErrorCountRow, type HealthRow, type MetricRow, type Observation, type SilentRow,
+  judgeAnomaly, judgeCert, judgeErrorRate, judgeHealth, judgeMetric, judgeSilent,
+  type AnomalyRow, type CertRow, type ErrorCountRow, type HealthRow, type MetricRow, type Observation, type SilentRow,
 } from './judge.js';
 import type { ErrorLine, HostSnapshot } from './render.js';
+import { describeEpisode } from '../anomaly/engine.js';
 
 /** Most urls per agent whose last results a health rule can see (rows read = this × max(N, M)). */
 const URLS_PER_AGENT = 32;
@@ -33,7 +34,7 @@ async function latestRows<T extends object>(pool: PgPool, sql: string, params: u
 
 const interval = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))} seconds`;
 
-export async function observe(pool: PgPool, rule: AlertRule): Promise<Observation[]> {
+export async function observe(pool: PgPool, rule: AlertRule, now: number): Promise<Observation[]> {
   switch (rule.type) {
     case 'health_check': {
       // Only the last max(N, M) results of each url leave the database.
@@ -84,7 +85,22 @@ export async function observe(pool: PgPool, rule: AlertRule): Promise<Observatio
         [URLS_PER_AGENT * 2]);
       return judgeCert(rule, rows);
     }
+    case 'anomaly': {
+      const r = await pool.query<AnomalyRow>(
+        `SELECT vps_name, app_name, series, started_at, peak_at, value, expected, basis, score
+           FROM alert_anomalies WHERE ended_at IS NULL`);
+      return judgeAnomaly(rule, r.rows, now);
+    }
   }
+}
+
+/** The open anomaly episodes of an agent, described for incident context. */
+export async function openAnomalies(pool: Queryable, vps: string, app: string, limit = 5): Promise<string[]> {
+  const r = await pool.query<AnomalyRow>(
+    `SELECT vps_name, app_name, series, started_at, peak_at, value, expected, basis, score
+       FROM alert_anomalies WHERE vps_name = $1 AND app_name = $2 AND ended_at IS NULL
+      ORDER BY abs(score) DESC LIMIT $3`, [vps, app, limit]);
+  return r.rows.map((e) => `${describeEpisode({ series: e.series, value: e.value, expected: e.expected, basis: e.basis, score: e.score, peakAt: e.peak_at.getTime() })}, since ${e.started_at.toISOString()}`);
 }
 
 function metricSql(rule: MetricRule): string {

@@ -39,6 +39,8 @@ export interface IncidentContext {
   host: HostSnapshot | null;
   /** Absent in contexts stored before deploy markers; null when no deploy fell in the window. */
   deploy?: DeployNote | null;
+  /** Anomaly episodes open on the agent, one line each ("cpu_percent 97 is 3.1× its usual for Tuesday 14:00 UTC …"). */
+  anomalies?: string[];
   dashboardLink: string;
 }
 
@@ -132,6 +134,7 @@ export function renderSlack(n: Notification): Record<string, unknown> {
   if (c) {
     if (c.deploy) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:rocket: ${slackEscape(deployLine(c.deploy))}` } });
     if (c.host) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(`Host: ${hostLine(c.host)}`) }] });
+    if (c.anomalies?.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(`Unusual now: ${c.anomalies.join('; ')}`) }] });
     if (c.errorLines.length) {
       const body = c.errorLines.map((l) => `${l.timestamp} ${l.level} ${cut(l.message)}`).join('\n');
       // Code blocks cannot contain ``` — replace it rather than let a log line break out.
@@ -168,6 +171,7 @@ export function renderEmail(n: Notification): { subject: string; text: string; h
   const c = n.context;
   if (c?.deploy) text.push('', deployLine(c.deploy));
   if (c?.host) text.push('', `Host: ${hostLine(c.host)}`);
+  if (c?.anomalies?.length) text.push('', 'Unusual now:', ...c.anomalies.map((a) => `  ${a}`));
   if (c?.errorLines.length) {
     text.push('', 'Last errors before the failure:');
     for (const l of c.errorLines) text.push(`  ${l.timestamp} ${l.level} ${cut(l.message)}`);
@@ -180,6 +184,7 @@ export function renderEmail(n: Notification): { subject: string; text: string; h
   h.push(`<p>Rule: ${htmlEscape(n.rule.name)} (${htmlEscape(n.rule.type)}, ${htmlEscape(n.rule.severity)})</p>`);
   if (c?.deploy) h.push(`<p><strong>${htmlEscape(deployLine(c.deploy))}</strong></p>`);
   if (c?.host) h.push(`<p>Host: ${htmlEscape(hostLine(c.host))}</p>`);
+  if (c?.anomalies?.length) h.push(`<p>Unusual now:</p><ul>${c.anomalies.map((a) => `<li>${htmlEscape(a)}</li>`).join('')}</ul>`);
   if (c?.errorLines.length) {
     h.push('<p>Last errors before the failure:</p><pre style="white-space:pre-wrap">' +
       c.errorLines.map((l) => htmlEscape(`${l.timestamp} ${l.level} ${cut(l.message)}`)).join('\n') + '</pre>');

@@ -360,3 +360,6 @@ export interface ReadReplicaStatus {
   /** Why the replica is not used, when it is unreachable. */
   error: string | null;
 }
+
+/** GET /api/anomalies: one anomaly episode (src/hub/api/anomalies.ts). */
+export type { AnomalyEpisode } from './anomalies.js';

@@ -1,10 +1,10 @@
 // Charts (uPlot) that show what the data is: the x-axis is the chosen range (not the data's extent),
 // a bucket without samples is a gap, every chart of a page shares one crosshair and tooltip (uPlot
 // cursor sync), a drag selects a range to zoom into (the page's URL changes, so Back returns), a
-// double-click resets, and events (alerts firing and resolving, deploys) are drawn as a marker layer:
+// double-click resets, events (alerts firing and resolving, deploys) are drawn as a marker layer:
 // a vertical line per event on every chart of the group, a small flag on top of it, and the event's
-// label in the tooltip when the cursor is at it. A new kind of marker (anomalies…) is one entry in
-// MARKER_STYLES.
+// label in the tooltip when the cursor is at it; anomaly episodes are shaded bands on the charts of
+// their series. A new kind of marker is one entry in MARKER_STYLES.
 import uPlot from 'uplot';
 import { el } from './dom.js';
 import { cssColor } from './theme.js';
@@ -29,6 +29,14 @@ export const MARKER_STYLES: Record<MarkerKind, { color: string; dash: number[]; 
 /** Pixels either side of the cursor within which a marker's label joins the tooltip. */
 const MARKER_HIT_PX = 5;
 
+export interface Band {
+  from: number;
+  to: number | null;
+  /** The detector's series name (cpu_percent, net_bps, …). */
+  series: string;
+  label: string;
+}
+
 export interface ChartGroup {
   /** Cursor-sync key: charts with the same key share crosshair and tooltip. */
   key: string;
@@ -36,6 +44,8 @@ export interface ChartGroup {
   from: number;
   to: number;
   markers: Marker[];
+  /** Anomaly episodes (epoch seconds; `to` null while open), shaded on charts that show their series. */
+  bands?: Band[];
   onZoom(from: number, to: number): void;
   onReset(): void;
 }
@@ -55,6 +65,8 @@ export interface ChartSpec {
   /** Points-only series (e.g. failures). */
   marks?: Line;
   yMax?: number;
+  /** The anomaly series this chart shows (bands of these series are shaded on it). */
+  anomalySeries?: string[];
 }
 
 /**
@@ -71,7 +83,13 @@ export function onGrid(t: number[], step: number, from: number, to: number, colu
 
 const inRange = (group: ChartGroup, m: Marker) => m.t >= group.from && m.t <= group.to;
 
-function markerPlugin(group: ChartGroup): uPlot.Plugin {
+/** The anomaly bands that fall on a chart of these series. */
+export function bandsFor(group: ChartGroup, series: readonly string[] | undefined): Band[] {
+  if (!series?.length || !group.bands) return [];
+  return group.bands.filter((b) => series.includes(b.series) && (b.to ?? group.to) >= group.from && b.from <= group.to);
+}
+
+function markerPlugin(group: ChartGroup, spec: ChartSpec): uPlot.Plugin {
   let layer: HTMLElement;
   return {
     hooks: {
@@ -84,6 +102,15 @@ function markerPlugin(group: ChartGroup): uPlot.Plugin {
         const { top, height } = u.bbox;
         const flags: HTMLElement[] = [];
         ctx.save();
+        // Bands first, under the markers: translucent, at least a few pixels wide so a one-point episode shows.
+        ctx.fillStyle = cssColor('--warn');
+        ctx.globalAlpha = 0.18;
+        for (const b of bandsFor(group, spec.anomalySeries)) {
+          const x0 = Math.round(u.valToPos(Math.max(b.from, group.from), 'x', true));
+          const x1 = Math.round(u.valToPos(Math.min(b.to ?? group.to, group.to), 'x', true));
+          ctx.fillRect(x0, top, Math.max(3 * devicePixelRatio, x1 - x0), height);
+        }
+        ctx.globalAlpha = 1;
         for (const m of group.markers) {
           if (!inRange(group, m)) continue;
           const style = MARKER_STYLES[m.kind];
@@ -164,6 +191,8 @@ export function chart(container: HTMLElement, group: ChartGroup, t: number[], sp
     data.push(spec.marks.values);
   }
   const span = group.to - group.from;
+  // How many episodes this chart shades: a hook for people reading the DOM (and for tests).
+  if (spec.anomalySeries) container.dataset.anomalies = String(bandsFor(group, spec.anomalySeries).length);
   return new uPlot({
     title: spec.title, width, height: chartHeight(), series,
     scales: {
@@ -194,7 +223,7 @@ export function chart(container: HTMLElement, group: ChartGroup, t: number[], sp
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
     },
-    plugins: [markerPlugin(group), tooltipPlugin(spec, group)],
+    plugins: [markerPlugin(group, spec), tooltipPlugin(spec, group)],
   }, data as uPlot.AlignedData, container);
 }
 

@@ -138,6 +138,7 @@ function describeRule(r: AlertRuleView): string {
     case 'agent_silent': return `agent silent for more than ${n('intervals') ?? '?'} collection intervals`;
     case 'log_error_rate': return `more than ${n('perMinute') ?? '?'} error lines per minute over ${Math.round((n('windowMs') ?? 0) / 60_000)} min`;
     case 'cert_expiry': return `TLS certificate expires within ${n('days') ?? '?'} days`;
+    case 'anomaly': return `the anomaly detector finds ${Array.isArray(r.series) && r.series.length ? (r.series as string[]).join(', ') : 'any series'} unusual${n('forMs') ? ` for ${Math.round(n('forMs')! / 60_000)} min` : ''}`;
     default: return r.type;
   }
 }

@@ -10,12 +10,12 @@ import type uPlot from 'uplot';
 import { el, fmt, bytesPerSecond, text, href, skeleton, stateBox, visibleText, type View } from '../dom.js';
 import { ApiError, getJson } from '../api.js';
 import { live } from '../live.js';
-import { chart, fit, onGrid, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
+import { chart, fit, onGrid, type Band, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
 import { barStrip, dayBars, uptimeList } from '../bars.js';
 import { formatTime, formatDuration } from '../time.js';
 import { onThemeChange } from '../theme.js';
 import { STATUS_TEXT } from './fleet.js';
-import type { AlertEvent, CheckUptime, Deployment, DeploymentsResult, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
+import type { AlertEvent, AnomalyEpisode, CheckUptime, Deployment, DeploymentsResult, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
 import { appHeader } from './app-block.js';
 
 const RANGES: [string, number][] = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['90d', 90 * 86400]];
@@ -93,13 +93,15 @@ export const detailView: View = (main, route) => {
     try {
       const fleetQ = new URLSearchParams({ vps, app });
       const eventsQ = new URLSearchParams({ vps, app, since: from.toISOString(), until: to.toISOString(), limit: '500' });
-      const [f, m, h, up, ev, dep] = await Promise.all([
+      const [f, m, h, up, ev, dep, an] = await Promise.all([
         getJson<{ fleet: FleetRow[] }>('/api/fleet', fleetQ),
         getJson<MetricsResult>('/api/metrics', params),
         getJson<HealthResult>('/api/health', params),
         getJson<{ checks: CheckUptime[] }>('/api/uptime', fleetQ),
         getJson<{ events: AlertEvent[] }>('/api/alert-events', eventsQ).catch(() => ({ events: [] as AlertEvent[] })),
         getJson<DeploymentsResult>('/api/deployments', params).catch(() => null),
+        getJson<{ anomalies: AnomalyEpisode[] }>('/api/anomalies', new URLSearchParams({ vps, app, from: from.toISOString(), to: to.toISOString(), limit: '1000' }))
+          .catch(() => ({ anomalies: [] as AnomalyEpisode[] })),
       ]);
       const row = f.fleet[0];
       if (!row) { notFound(); return; }
@@ -111,14 +113,16 @@ export const detailView: View = (main, route) => {
       const deployed = dep?.deployments ?? [];
       group.markers.push(...deployed.map((d): Marker => ({ t: Date.parse(d.timestamp) / 1000, kind: 'deploy', label: `deploy ${visibleText(d.version ?? '')}`.trim() })));
       renderDeploys(deployed, dep === null, dep?.truncated ?? false);
+      group.bands = an.anomalies.map((e): Band => ({ from: Date.parse(e.startedAt) / 1000, to: e.endedAt ? Date.parse(e.endedAt) / 1000 : null, series: e.series, label: e.summary }));
       for (const p of plots) p.destroy();
       plots = [];
       charts.removeAttribute('aria-busy');
       const alertMarks = group.markers.length - deployed.length;
       const markerNote = (alertMarks ? ` · ${alertMarks} alert event${alertMarks === 1 ? '' : 's'} marked (solid: fired, dashed: resolved)` : '') +
         (deployed.length ? ` · ${deployed.length} deploy${deployed.length === 1 ? '' : 's'} marked (purple, flagged)` : '');
+      const bandNote = group.bands.length ? ` · ${group.bands.length} anomal${group.bands.length === 1 ? 'y' : 'ies'} shaded` : '';
       info.textContent = `${m.t.length} of ${Math.ceil((group.to - group.from) / m.stepSeconds)} buckets have samples · ${sourceText(m.source, m.stepSeconds, interval)}` +
-        `${m.t.length && m.samples.every((k) => k <= 1) ? ' · one sample per bucket, so avg = max' : ''}${markerNote}`;
+        `${m.t.length && m.samples.every((k) => k <= 1) ? ' · one sample per bucket, so avg = max' : ''}${markerNote}${bandNote}`;
 
       const g = onGrid(m.t, m.stepSeconds, group.from, group.to, [
         avg(m.series.cpu), max(m.series.cpu), avg(m.series.memory), max(m.series.memory), avg(m.series.disk), max(m.series.disk),
@@ -130,19 +134,19 @@ export const detailView: View = (main, route) => {
         ...(single ? [] : [{ label: 'max', values: b, color: '--chart-2', dash: [4, 3] }])];
       const pct = (v: number | null) => fmt(v, 0, '%');
       const specs: ChartSpec[] = [
-        { title: 'CPU %', unit: pct, yMax: 100, lines: pair(c[0]!, c[1]!) },
-        { title: 'Memory %', unit: pct, yMax: 100, lines: pair(c[2]!, c[3]!) },
+        { title: 'CPU %', unit: pct, yMax: 100, anomalySeries: ['cpu_percent'], lines: pair(c[0]!, c[1]!) },
+        { title: 'Memory %', unit: pct, yMax: 100, anomalySeries: ['memory_percent'], lines: pair(c[2]!, c[3]!) },
         { title: 'Disk %', unit: pct, yMax: 100, lines: pair(c[4]!, c[5]!) },
-        { title: 'Load (1 min)', unit: (v) => fmt(v, 2), lines: pair(c[6]!, c[7]!) },
-        { title: 'Network', unit: bytesPerSecond, lines: [{ label: 'rx', values: c[8]!, color: '--chart-1' }, { label: 'tx', values: c[9]!, color: '--chart-3' }] },
-        { title: 'Disk I/O', unit: bytesPerSecond, lines: [{ label: 'read', values: c[10]!, color: '--chart-1' }, { label: 'write', values: c[11]!, color: '--chart-3' }] },
+        { title: 'Load (1 min)', unit: (v) => fmt(v, 2), anomalySeries: ['load_avg_1m'], lines: pair(c[6]!, c[7]!) },
+        { title: 'Network', unit: bytesPerSecond, anomalySeries: ['net_bps'], lines: [{ label: 'rx', values: c[8]!, color: '--chart-1' }, { label: 'tx', values: c[9]!, color: '--chart-3' }] },
+        { title: 'Disk I/O', unit: bytesPerSecond, anomalySeries: ['disk_io_bps'], lines: [{ label: 'read', values: c[10]!, color: '--chart-1' }, { label: 'write', values: c[11]!, color: '--chart-3' }] },
       ];
       const ga = onGrid(m.t, m.stepSeconds, group.from, group.to, [
         avg(m.series.appCpu), max(m.series.appCpu), avg(m.series.appRssMb), max(m.series.appRssMb), max(m.series.appThreads), max(m.series.appOpenFiles)]);
       const a = ga.columns;
       const appAll: ChartSpec[] = [
-        { title: 'App CPU % (of the machine)', unit: (v) => fmt(v, 1, '%'), lines: pair(a[0]!, a[1]!) },
-        { title: 'App RSS', unit: (v) => fmt(v, 0, ' MB'), lines: pair(a[2]!, a[3]!) },
+        { title: 'App CPU % (of the machine)', unit: (v) => fmt(v, 1, '%'), anomalySeries: ['app_cpu_percent'], lines: pair(a[0]!, a[1]!) },
+        { title: 'App RSS', unit: (v) => fmt(v, 0, ' MB'), anomalySeries: ['app_rss_mb'], lines: pair(a[2]!, a[3]!) },
         { title: 'App threads and open files', unit: (v) => fmt(v, 0), lines: [{ label: 'threads', values: a[4]!, color: '--chart-1' }, { label: 'open files', values: a[5]!, color: '--chart-3' }] },
       ];
       const appSpecs = appAll.filter((spec) => spec.lines.some((l) => l.values.some((v) => v !== null)));
@@ -204,7 +208,7 @@ export const detailView: View = (main, route) => {
       if (u) {
         const g = onGrid(u.t, h.stepSeconds, group.from, group.to, [u.latencyAvg, u.latencyP95, u.failuresPerBucket.map((f, j) => (f > 0 ? (u.latencyMax[j] ?? 0) : null))]);
         plots.push(chart(box, group, g.t, {
-          title: 'Latency', unit: (v) => fmt(v, 0, ' ms'),
+          title: 'Latency', unit: (v) => fmt(v, 0, ' ms'), anomalySeries: ['health_latency_ms', 'health_failure_rate'],
           lines: [{ label: 'avg', values: g.columns[0]!, color: '--chart-1' }, { label: 'p95', values: g.columns[1]!, color: '--chart-3', dash: [4, 3] }],
           marks: { label: 'failures', color: '--error', values: g.columns[2]! },
         }));
