@@ -15,8 +15,8 @@
 // login for every agent. PgBouncer pools server connections per login: --pool-size is its
 // default_pool_size (the README's 2), under max_db_connections 40 for all logins together. Spools live in /dev/shm where it exists: the agents are on other machines in
 // a real fleet, so their fdatasyncs should not load this machine's disk. Starts a private embedded
-// PostgreSQL (fsync on, defaults) or uses OBSERV_BENCH_PG_URL (an admin URL, same machine for /proc).
-// Linux only for CPU and memory. The machine is shared: read the figures with what else ran.
+// PostgreSQL (fsync on, defaults) or uses OBSERV_BENCH_PG_URL (an admin URL; PostgreSQL's CPU and
+// memory are then null). Linux only for CPU, memory and CPU pressure. The machine is shared: read the figures with what else ran.
 import { parseArgs } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -108,12 +108,6 @@ function serverMemMb(pid: number): { pssMb: number; privateMb: number; processes
   }
   return { pssMb: round(pss / 1024), privateMb: round(priv / 1024), processes: n };
 }
-function postmasterPid(dataDirPidFile: string | null, fallback: number | undefined): number | null {
-  if (fallback) return fallback;
-  if (dataDirPidFile && existsSync(dataDirPidFile)) return Number(readFileSync(dataDirPidFile, 'utf8').split('\n')[0]);
-  return null;
-}
-
 // ---- one simulated agent ----
 
 const WORDS = ['checkout', 'payment', 'inventory', 'session', 'render', 'cache', 'queue', 'webhook'];
@@ -363,7 +357,7 @@ async function main(): Promise<void> {
     const settings = (await pc.query<{ v: string; m: string; f: string }>(`SELECT current_setting('server_version') AS v,
       current_setting('max_connections') AS m, current_setting('fsync') AS f`)).rows[0]!;
     await pc.end();
-    const pgPid = postmasterPid(null, server.pid);
+    const pgPid = server.pid ?? null;
     const runs: Record<string, unknown>[] = [];
     for (const n of COUNTS) {
       runs.push(await run(n, server.admin, bouncer, logins, pgPid));
