@@ -11,8 +11,8 @@ import { AgentProcess, eventually, faultScene, query } from './helpers.js';
 
 const UNIT = 'my-app.service';
 
-async function journalScene(t: TestContext, name: string, extraConfig = '') {
-  const scene = await faultScene(t, name);
+async function journalScene(t: TestContext, name: string, extraConfig = '', o: Parameters<typeof faultScene>[2] = {}) {
+  const scene = await faultScene(t, name, o);
   const journalDir = join(scene.dir, 'journal');
   mkdirSync(journalDir);
   appendFileSync(scene.config, `  journal_units: [${UNIT}]\n  journal_directory: ${journalDir}\n${extraConfig}`);
@@ -137,4 +137,28 @@ test('an agent whose journalctl is missing logs one OBS_ERR_JOURNAL error and go
   await sleep(2500); // past the first retries
   assert.equal(agent.lines.filter((l) => /cannot follow the journal/.test(l)).length, 1, 'logged once');
   assert.equal((await agent.stop()).code, 0);
+});
+
+test('with the database down and the spool at its limit, following the journal pauses (entries wait in the journal) and every entry arrives once', async (t) => {
+  const COUNT = 20_000;
+  const { pg, stateDir, config, journalDir } = await journalScene(t, 'jfull', '', { spoolMaxMb: 1 });
+  await pg.stop();
+  const agent = new AgentProcess(t, 'jfull', config, stateDir);
+  await agent.waitForLog(/tailer ready/, 20_000);
+  for (let n = 1; n <= COUNT; n += 5000) await writeJournal(journalDir, numberedEntries(UNIT, n, 5000));
+  await agent.waitForLog(/tailing paused/, 30_000);
+  await sleep(1500);
+  await pg.start();
+  await agent.waitForLog(/tailing resumed|spool accepts batches again/, 30_000);
+  const dropped = async () => Number((await query<{ n: string | null }>(pg.url,
+    `SELECT sum((detail->>'logLinesDropped')::int) AS n FROM agent_events WHERE app_name = 'jfull' AND kind = 'spool_full'`))[0]!.n ?? 0);
+  await eventually(async () => (await stored(pg.url, 'jfull')).messages.length + (await dropped()) >= COUNT, 'every entry stored or counted', 90_000, 250);
+  await sleep(1000);
+  assert.equal((await agent.stop()).code, 0);
+  const got = await stored(pg.url, 'jfull');
+  assert.equal(got.total, got.messages.length, 'nothing stored twice');
+  assert.equal(await dropped(), 0, 'the journal source paused instead of reading on');
+  assert.deepEqual(got.messages, expected(1, COUNT));
+  const events = await query<{ kind: string }>(pg.url, `SELECT kind FROM agent_events WHERE app_name = 'jfull'`);
+  assert.ok(events.some((e) => e.kind === 'tailing_paused'), 'the pause is reported in agent_events');
 });

@@ -17,7 +17,8 @@
 // in the pipe when the agent stops were never handed out, so the next start reads them again.
 //
 // Backpressure: while the tailer's window is full (or tailing is paused because the spool is full)
-// the pipe is not read; journalctl then blocks on write, and entries wait in the journal.
+// the pipe is not read; journalctl then blocks on write, and entries wait in the journal. What one
+// pipe read brought in beyond that point is held unparsed (at most 64 KiB) until reading may go on.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { FileCheckpoint, LogRecord } from '../../supervisor/messages.js';
@@ -55,6 +56,8 @@ export class JournalFollower {
   private stderrTail = '';
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Output read from the pipe but not split into entries, because the tailer could take no more then. */
+  private held: Buffer | null = null;
   /** Inside an entry too long to keep: skip to the next LF. */
   private discarding = false;
   private batch: { records: LogRecord[]; bytes: number } | null = null;
@@ -88,9 +91,14 @@ export class JournalFollower {
   async poll(): Promise<boolean> {
     if (this.closed || !this.started) return false;
     if (!this.child && this.sink.now() >= this.nextStartAt) this.spawnChild();
-    if (this.paused && this.child && this.sink.canRead()) {
-      this.paused = false;
-      this.child.stdout?.resume();
+    if (this.child && this.sink.canRead()) {
+      const held = this.held;
+      this.held = null;
+      if (held) this.consume(held);
+      if (this.paused && !this.held) {
+        this.paused = false;
+        this.child.stdout?.resume();
+      }
     }
     return false;
   }
@@ -124,6 +132,7 @@ export class JournalFollower {
     this.stderrTail = '';
     this.pending = [];
     this.pendingBytes = 0;
+    this.held = null;
     this.discarding = false;
     this.paused = false;
     let spawnError: NodeJS.ErrnoException | null = null;
@@ -134,6 +143,10 @@ export class JournalFollower {
         resolve();
         if (this.closed) return;
         this.flushBatch();
+        // Unread output of this child: the next one reads it again after the last handed-out cursor.
+        this.held = null;
+        this.pending = [];
+        this.pendingBytes = 0;
         if (spawnError) {
           const missing = spawnError.code === 'ENOENT';
           this.failed(missing ? `${this.opts.journalctl} not found: install systemd's journalctl, or remove monitoring.journal_units`
@@ -160,8 +173,29 @@ export class JournalFollower {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.held) {
+      // Data that was on its way when the pipe was paused: it waits behind what is held.
+      this.held = Buffer.concat([this.held, chunk]);
+      this.pause();
+      return;
+    }
+    this.consume(chunk);
+  }
+
+  /**
+   * Splits entries off `chunk` while the tailer may take more. When it may not (window full, tailing
+   * paused), the rest of the chunk is held, unparsed, and the pipe paused: no entry is read past the
+   * pause, so none can reach a writer that would have to drop it. At most one pipe read is held.
+   */
+  private consume(chunk: Buffer): void {
     let start = 0;
     for (;;) {
+      if (!this.sink.canRead()) {
+        this.flushBatch();
+        if (start < chunk.length) this.held = Buffer.from(chunk.subarray(start));
+        this.pause();
+        return;
+      }
       const nl = chunk.indexOf(LF, start);
       if (nl === -1) break;
       const piece = chunk.subarray(start, nl);
@@ -188,16 +222,18 @@ export class JournalFollower {
         this.discarding = true;
         this.sink.event('journal_entry_skipped', { reason: 'entry longer than the limit', limitBytes: this.lineCap });
       } else {
-        // Copied: the chunk's buffer is reused by the stream.
         this.pending.push(Buffer.from(rest));
         this.pendingBytes += rest.length;
       }
     }
     this.flushBatch();
-    if (!this.sink.canRead() && !this.paused && this.child) {
-      this.paused = true;
-      this.child.stdout?.pause();
-    }
+    if (!this.sink.canRead()) this.pause();
+  }
+
+  private pause(): void {
+    if (this.paused || !this.child) return;
+    this.paused = true;
+    this.child.stdout?.pause();
   }
 
   private entry(line: Buffer): void {
