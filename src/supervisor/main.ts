@@ -15,6 +15,8 @@ import { createAgentLog } from './log.js';
 import { Agent } from './agent.js';
 
 export { AGENT_ENV, AGENT_NODE_FLAGS, agentV8Flags, hasAgentFlags, missingFlags } from './launch-flags.js';
+// The bundled pg, for bench/agent-footprint's per-module breakdown (what the writer loads, as it loads it).
+export { loadPg, loadCopyFrom } from '../db/pg.js';
 
 const USAGE = 'usage: obs-agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]';
 
