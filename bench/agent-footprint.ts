@@ -40,6 +40,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const { values: argv } = parseArgs({
   options: {
+    help: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
     warmup: { type: 'string' },
@@ -53,6 +54,12 @@ const { values: argv } = parseArgs({
     env: { type: 'string' },
   },
 });
+if (argv.help) {
+  // The usage is the comment at the top of this file.
+  const source = readFileSync(fileURLToPath(new URL('../../bench/agent-footprint.ts', import.meta.url)), 'utf8');
+  process.stdout.write(source.slice(0, source.indexOf('\nimport ')).replace(/^\/\/ ?/gm, '') + '\n');
+  process.exit(0);
+}
 const durationS = Number(argv.duration ?? (argv.quick ? 60 : 300));
 const warmupS = Number(argv.warmup ?? (argv.quick ? 10 : 30));
 const flags = argv.flags !== undefined ? argv.flags.split(/\s+/).filter(Boolean) : [...AGENT_NODE_FLAGS];
@@ -351,8 +358,9 @@ function measure(stage) {
 }
 const STAGES = {
   bundle: () => require(bundle),
-  pg: () => { globalThis.navigator ??= { userAgent: 'Node.js/' + process.versions.node.split('.')[0] }; req('pg'); },
-  'pg-copy-streams/copy-from': () => req('pg-copy-streams/copy-from'),
+  // pg and pg-copy-streams/copy-from as bundled into the agent (scripts/build-agent.ts).
+  pg: () => require(bundle).loadPg(),
+  'pg-copy-streams/copy-from': () => require(bundle).loadCopyFrom(),
   'node:http': () => require('node:http'),
   'node:crypto (sha1, SCRAM)': async () => { const c = require('node:crypto'); c.createHash('sha1').update('x').digest();
     const k = await c.webcrypto.subtle.importKey('raw', Buffer.from('pw'), 'PBKDF2', false, ['deriveBits']);

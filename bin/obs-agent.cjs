@@ -17,7 +17,7 @@ if (args.includes('--help') || args.includes('-h') || (args.length === 1 && (arg
 }
 const agent = require('../dist/agent/obs-agent.cjs');
 
-// The V8 flags for this Node line (agentV8Flags: --max-opt=2 on Node ≥ 24) only work on the command
+// V8 flags that NODE_OPTIONS refuses (agentV8Flags, per Node line; none at present) only work on the command
 // line, so they are added the same way, also under systemd.
 const missing = [...agent.missingFlags(agent.AGENT_NODE_FLAGS), ...agent.missingFlags(agent.agentV8Flags())];
 if (typeof process.execve === 'function' && !process.env.OBSERV_AGENT_REEXEC && missing.length) {

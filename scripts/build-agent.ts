@@ -6,10 +6,11 @@
 // undici (an ES-module `import http from 'node:http'` evaluates its lazy WebSocket exports,
 // nodejs/node#59686). Figures in docs/footprint.md.
 //
-// pg, pg-copy-streams and yaml stay outside (loaded by require from node_modules, as before), and so
-// does every path computed from `import.meta.url`: each module's `import.meta.url` becomes the URL of
-// its compiled twin under dist/src, so package.json, sql/migrations and node_modules resolve exactly
-// as in the unbundled build.
+// pg and pg-copy-streams/copy-from are bundled in (src/db/pg.ts: loaded when the writer first
+// connects, as before). yaml stays outside, loaded from node_modules for the config parse only and
+// dropped after (src/yaml-config.ts). Every path computed from `import.meta.url` stays outside too:
+// each module's `import.meta.url` becomes the URL of its compiled twin under dist/src, so
+// package.json, sql/migrations and node_modules resolve exactly as in the unbundled build.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
@@ -34,7 +35,9 @@ export async function buildAgent(): Promise<void> {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
-    external: ['pg', 'pg-copy-streams', 'yaml'],
+    // pg-native and pg-cloudflare: pg requires them only when asked for the native client or when
+    // running on Cloudflare Workers, never here.
+    external: ['yaml', 'pg-native', 'pg-cloudflare'],
     // Relative to dist/src/supervisor/agent.js, whose URL agent.ts sees (below).
     define: { OBSERV_COLLECTORS_WORKER: JSON.stringify('../../agent/collectors-worker.cjs') },
     banner: { js: "'use strict';const __observDistUrl=(p)=>require('node:url').pathToFileURL(require('node:path').join(__dirname,'..',p)).href;" },

@@ -4,11 +4,17 @@
 // undefined, which loads Node's internal fetch (undici) — measured at ~6 MB RSS of the 15 MB that
 // `require('pg')` costs. Node ≥ 21 defines `navigator` itself; on Node 20 we define the same shape
 // before pg loads. Everything in the project gets pg through here.
+//
+// In the agent's bundle (scripts/build-agent.ts) this module is CommonJS with esbuild's `require`,
+// and esbuild bundles pg and pg-copy-streams/copy-from into it: `require('pg')` below is then the
+// bundled copy, still evaluated only when first called. Everywhere else (hub, tests, benches) this
+// is an ES module, `require` is undefined, and they load from node_modules.
 
 import { createRequire } from 'node:module';
 import type * as PgTypes from 'pg';
+import type { from as CopyFrom } from 'pg-copy-streams';
 
-const require = createRequire(import.meta.url);
+const esmRequire = createRequire(import.meta.url);
 let pgModule: typeof PgTypes | undefined;
 
 export function loadPg(): typeof PgTypes {
@@ -17,9 +23,17 @@ export function loadPg(): typeof PgTypes {
     if (typeof g.navigator === 'undefined') {
       g.navigator = { userAgent: `Node.js/${process.versions.node.split('.')[0]}` };
     }
-    pgModule = require('pg') as typeof PgTypes;
+    pgModule = (typeof require === 'function' ? require('pg') : esmRequire('pg')) as typeof PgTypes;
   }
   return pgModule;
+}
+
+/**
+ * pg-copy-streams' COPY FROM only: the package's index also loads copy-to and copy-both, and with
+ * them node:assert.
+ */
+export function loadCopyFrom(): typeof CopyFrom {
+  return (typeof require === 'function' ? require('pg-copy-streams/copy-from') : esmRequire('pg-copy-streams/copy-from')) as typeof CopyFrom;
 }
 
 export type PgClient = PgTypes.Client;

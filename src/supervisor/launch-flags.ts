@@ -1,7 +1,6 @@
 // Runtime flags for the agent process, measured in bench/agent-footprint (figures in docs/footprint.md).
 // The systemd unit passes them on the node command line and in Environment=; bin/obs-agent.cjs adds them
 // itself where Node can replace its own process (process.execve, Node ≥ 22.15 / 23.11).
-// No --jitless: it disables WebAssembly, which undici (node's fetch) needs, and costs CPU.
 
 /** Node/V8 flags, in the order they go before the script. */
 export const AGENT_NODE_FLAGS: readonly string[] = [
@@ -13,6 +12,14 @@ export const AGENT_NODE_FLAGS: readonly string[] = [
   '--max-old-space-size=64',
   // V8's platform threads (concurrent GC/compile helpers) default to one per core.
   '--v8-pool-size=1',
+  // Bytecode interpreter only: no Sparkplug, Maglev or TurboFan, so their machine code in the node
+  // binary is never paged in and no JIT code is kept. Typical RSS max 62.5 → 55.2 MB (22), 63.0 →
+  // 57.6 MB (24), busy 69.3 → 62.0 / 71.0 → 64.7 MB, with pg bundled in (bench/agent-footprint --quick,
+  // one run). Costs CPU when busy: 1.8 → 4.2 % (22), 2.1 → 4.0 % (24) at 1,000 lines/s, under the
+  // spec's 5 %; typical unchanged within noise (0.8 / 0.7 %). It disables WebAssembly, which only
+  // undici (node's fetch) would need: the agent never loads it (test/supervisor/lean.test.ts), and
+  // the prober uses node:http(s). Node 20/22 print one line, "disabling flag --expose_wasm", at start.
+  '--jitless',
 ];
 
 /** Environment for the agent process (read by libuv and glibc at start). */
@@ -30,12 +37,10 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
  * re-executes itself with them on the command line (process.execve: same PID, no parent left behind).
  */
 export function agentV8Flags(nodeMajor = Number(process.versions.node.split('.')[0])): string[] {
-  // Node ≥ 24 tiers up to Maglev before TurboFan. Capping the agent at Maglev leaves TurboFan's machine
-  // code in the node binary untouched: typical RSS max 67.7 → 62.8 MB, busy 75.7 → 67.9 MB, busy CPU
-  // 2.8 → 2.2 % (bench/agent-footprint --quick, 45 s per workload). Not on 22: Maglev is off there, so the
-  // cap means Sparkplug only (busy CPU 2.7 → 4.5 %); --lite-mode saves 7–10 MB everywhere but costs
-  // 2.4× the CPU when busy (6.5 %, over the spec's 5 %).
-  return nodeMajor >= 24 ? ['--max-opt=2'] : [];
+  // None since --jitless (above): before it, Node ≥ 24 ran with --max-opt=2 (V8 capped at Maglev,
+  // typical 67.7 → 62.8 MB); without a JIT there is no tier to cap.
+  void nodeMajor;
+  return [];
 }
 
 /** The flags of `wanted` missing from this process's command line (and NODE_OPTIONS). */

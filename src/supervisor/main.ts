@@ -1,7 +1,7 @@
 // The agent's process entry: `obs-agent APP …` and `observ agent APP …` run this.
 //
-// scripts/build-agent.ts bundles this module and everything it loads (except pg, pg-copy-streams and
-// yaml, which load from node_modules) into one CommonJS file, dist/agent/obs-agent.cjs, which
+// scripts/build-agent.ts bundles this module and everything it loads, pg included (but not yaml,
+// loaded from node_modules for the config parse only) into one CommonJS file, dist/agent/obs-agent.cjs, which
 // bin/obs-agent.cjs requires. One CommonJS file instead of ~30 ES modules: no ES-module loader in the
 // process (its loader, its module records and, on Node 22/24, the undici that an ES-module
 // `import http from 'node:http'` pulls in through the lazy WebSocket exports, nodejs/node#59686).
@@ -15,6 +15,8 @@ import { createAgentLog } from './log.js';
 import { Agent } from './agent.js';
 
 export { AGENT_ENV, AGENT_NODE_FLAGS, agentV8Flags, hasAgentFlags, missingFlags } from './launch-flags.js';
+// The bundled pg, for bench/agent-footprint's per-module breakdown (what the writer loads, as it loads it).
+export { loadPg, loadCopyFrom } from '../db/pg.js';
 
 const USAGE = 'usage: obs-agent APP [--config FILE] [--state-dir DIR] [--vps-name NAME]';
 

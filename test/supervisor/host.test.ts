@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CollectorHost, FACTORIES_ENV, plannedActors, actorInScope } from '../../src/supervisor/host.js';
-import { hasAgentFlags, AGENT_NODE_FLAGS, agentV8Flags, missingFlags } from '../../src/supervisor/launch-flags.js';
+import { hasAgentFlags, AGENT_NODE_FLAGS, missingFlags } from '../../src/supervisor/launch-flags.js';
 import type { CollectorMessage } from '../../src/supervisor/messages.js';
 import type { AgentConfig } from '../../src/supervisor/config.js';
 import { fixture } from './helpers.js';
@@ -52,10 +52,7 @@ test('recognises the agent flags from the command line or NODE_OPTIONS', () => {
   assert.equal(hasAgentFlags([AGENT_NODE_FLAGS[0]!], ''), false);
 });
 
-test('caps V8 at Maglev on Node 24 and later only, and a tier given on the command line wins', () => {
-  assert.deepEqual(agentV8Flags(20), []);
-  assert.deepEqual(agentV8Flags(22), []);
-  assert.deepEqual(agentV8Flags(24), ['--max-opt=2']);
+test('a V8 flag given on the command line wins over the launcher\'s', () => {
   assert.deepEqual(missingFlags(['--max-opt=2'], ['--max-opt=3'], ''), []);
   assert.deepEqual(missingFlags(['--max-opt=2', ...AGENT_NODE_FLAGS], [], AGENT_NODE_FLAGS.join(' ')), ['--max-opt=2']);
 });

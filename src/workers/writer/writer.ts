@@ -27,7 +27,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
-import { connect, redactUrl, type PgClient } from '../../db/pg.js';
+import { connect, loadCopyFrom, redactUrl, type PgClient } from '../../db/pg.js';
 import { ClosedError, ObservError } from '../../errors.js';
 import type { AgentEvent, DeploymentRecord, FileCheckpoint, LogRecord, MetricSample, ProbeResult } from '../../supervisor/messages.js';
 import { releaseEntry } from '../deploys/release.js';
@@ -240,8 +240,7 @@ function countRows(payload: Section): number {
 
 async function copyIn(client: PgClient, table: string, columns: string[], payload: Section): Promise<void> {
   if (!payload.length) return;
-  // Only COPY FROM: the package's index also loads copy-to and copy-both, and with them node:assert.
-  const from = require('pg-copy-streams/copy-from') as typeof import('pg-copy-streams').from;
+  const from = loadCopyFrom();
   const stream = client.query(from(`COPY ${table} (${columns.map((c) => `"${c}"`).join(', ')}) FROM STDIN`));
   await pipeline(Readable.from(copyChunks(payload)), stream);
 }
