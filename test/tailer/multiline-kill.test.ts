@@ -31,8 +31,9 @@ test('an agent SIGKILLed in the middle of a stack trace stores the trace exactly
   const stored = () => query<Row>(pg.url,
     `SELECT message, level, timestamp FROM log_entries WHERE app_name = 'multiline' ORDER BY id`);
   const committedOffset = async () => {
-    const rows = await query<{ files: { offset: number }[] }>(pg.url, `SELECT files FROM agent_checkpoints WHERE app_name = 'multiline'`);
-    return rows[0]?.files[0]?.offset ?? null;
+    const rows = await query<{ files: { path: string; offset: number }[] }>(pg.url, `SELECT files FROM agent_checkpoints WHERE app_name = 'multiline'`);
+    // The log file's entry: the positions also hold the release symlink's (deploy markers).
+    return rows[0]?.files.find((f) => f.path === logFile)?.offset ?? null;
   };
 
   const first = new AgentProcess(t, 'multiline', config, stateDir);
