@@ -59,12 +59,16 @@ if (!env.OBSERV_TEST_PG_URL) {
 
 const concurrency = process.env.OBSERV_TEST_CONCURRENCY ?? '2';
 
-// The hub's tests (API, live, auth, dashboard) run over both transports: the default run takes the
-// one the hub picks here (uWebSockets.js where a build loads), a second run forces node:http + ws.
-// Where no uWS build loads (Node 22/24 on glibc < 2.38) the default already is node:http + ws.
+// The tests of what a transport does (HTTP semantics, headers, auth, the live WebSocket, the API's
+// errors, the dashboard's live page and origin checks) run over both transports: the default run takes
+// the one the hub picks here (uWebSockets.js where a build loads), a second run forces node:http + ws.
+// Feature tests (replicas, deploys, anomalies, screens, search, alerts views) go through the same route
+// table whichever transport carries it, and run once: a second pass of them made Node 20's line twice
+// as long as 22's and 24's, which run every hub test over node:http + ws anyway (no uWS build loads there).
+const TRANSPORT_TESTS = /[\\/]test[\\/](hub[\\/](http|transport|live|live-churn|auth|api|params|dashboard-api)|ui[\\/](cross-origin|dashboard))\.test\.js$/;
 const { uwsAvailable } = await import('../src/hub/transport/index.js');
 const runs: { label: string; files: string[]; env: NodeJS.ProcessEnv }[] = [{ label: 'default', files, env }];
-const hubFiles = files.filter((f) => /[\\/]test[\\/](hub|ui)[\\/]/.test(f));
+const hubFiles = files.filter((f) => TRANSPORT_TESTS.test(f));
 if (!env.OBSERV_HUB_TRANSPORT && hubFiles.length && uwsAvailable()) {
   runs[0]!.label = 'hub over uWebSockets.js';
   runs.push({ label: 'hub over node:http + ws', files: hubFiles, env: { ...env, OBSERV_HUB_TRANSPORT: 'node' } });
