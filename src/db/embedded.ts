@@ -197,7 +197,8 @@ export class EmbeddedPostgres {
     // The unprivileged server user must be able to reach pgdata through this directory.
     if (owner) chmodSync(this.dir, 0o755);
     const passwordFile = join(this.dir, 'pg-password');
-    if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url') + '\n', { mode: 0o600 });
+    const freshPassword = !existsSync(passwordFile);
+    if (freshPassword) writeFileSync(passwordFile, randomBytes(18).toString('base64url') + '\n', { mode: 0o600 });
     this.password = readFileSync(passwordFile, 'utf8').trim();
 
     if (owner && !reachableBy(this.dir, owner)) {
@@ -205,6 +206,23 @@ export class EmbeddedPostgres {
       this.pgdata = join(this.runDir, 'pgdata');
       mkdirReachable(this.runDir);
       writeFileSync(join(this.dir, 'pgdata-location'), this.pgdata + '\n');
+      // The password goes with the data it was set in: a checkout deleted and cloned again at the same
+      // path finds its relocated data (same hash) but has a new password file, which that server
+      // refuses. So the relocated folder keeps its own copy (root's, mode 600) and it wins.
+      const keptPassword = join(this.runDir, 'pg-password');
+      if (existsSync(keptPassword)) {
+        const kept = readFileSync(keptPassword, 'utf8').trim();
+        if (kept && kept !== this.password) {
+          this.password = kept;
+          writeFileSync(passwordFile, kept + '\n', { mode: 0o600 });
+        }
+      } else if (!existsSync(join(this.pgdata, 'PG_VERSION')) || !freshPassword) {
+        writeFileSync(keptPassword, this.password + '\n', { mode: 0o600 });
+      } else {
+        // Data from a version that kept no copy, and a new checkout: its password is not known here.
+        this.log(`${this.pgdata} was made by an earlier checkout at this path and its password is not known; ` +
+          `if PostgreSQL refuses the login, remove ${this.runDir} (its data is lost) and start again`);
+      }
       if (!reachableBy(this.runDir, owner)) {
         throw new ObservError('OBS_ERR_EMBEDDED_PG', `user ${owner.name} cannot reach ${this.dir} nor ${this.runDir}. ` +
           'Fix: run from a directory other users can traverse, or set OBSERV_DB_URL.');

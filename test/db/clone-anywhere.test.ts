@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync,
+  appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,14 @@ test('run as root from a checkout in a mode-700 folder, PostgreSQL runs from a v
   assert.ok(second.lines.some((l) => l.startsWith(`PostgreSQL binaries: ${copy} (a verified copy; user `)), second.lines.join(' | '));
   assert.equal(second.exe, join(copy, 'bin', 'postgres'));
   assert.equal(readdirSync(embeddedDir).filter((e) => e.startsWith('pg-')).length, 1, 'reused, not copied again');
+
+  // The checkout deleted and cloned again at the same path: a new password file, the same relocated
+  // data. The password kept beside the data wins, and the new checkout's file is brought in step.
+  const keptPassword = readFileSync(join(checkout, '.observ', 'postgres', 'pg-password'), 'utf8');
+  rmSync(join(checkout, '.observ'), { recursive: true, force: true });
+  const recloned = await runProbe(checkout, env);
+  assert.equal(recloned.ts, "'dog':2 'run':1", 'the server accepts the login');
+  assert.equal(readFileSync(join(checkout, '.observ', 'postgres', 'pg-password'), 'utf8'), keptPassword);
 
   // An altered copy fails verification and is made again.
   appendFileSync(join(copy, 'share', 'postgresql', 'tsearch_data', 'english.stop'), 'dogs\n');
