@@ -23,5 +23,7 @@ test('every line written while PostgreSQL is stopped is stored exactly once afte
   const events = await query<{ kind: string; detail: { durationMs: number } }>(pg.url, `SELECT kind, detail FROM agent_events WHERE app_name = 'outage'`);
   const outage = events.find((e) => e.kind === 'database_unreachable');
   assert.ok(outage, 'the outage is reported in agent_events');
-  assert.ok(outage.detail.durationMs >= 2000, `outage lasted ${outage.detail.durationMs} ms`);
+  // Counted from the first failed write, which may come only after the lines were written (the writer
+  // flushes on its own schedule): what the test guarantees is the second between that failure and the restart.
+  assert.ok(outage.detail.durationMs >= 1000, `outage lasted ${outage.detail.durationMs} ms`);
 });
