@@ -145,23 +145,8 @@ async function catchUp(dir: string) {
   await handle.close();
   const splitSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
 
-  // Baseline 2: parseLogLine alone on the first 100k lines held in memory.
-  const sample = readFileSync(file).subarray(0, 30 * 1024 * 1024);
-  const lines: Buffer[] = [];
-  for (let start = 0, i; (i = sample.indexOf(10, start)) !== -1 && lines.length < 100_000; start = i + 1) {
-    lines.push(sample.subarray(start, i));
-  }
-  const opts = { readAt: new Date(), sourceFile: file, maxLineBytes: 64 * 1024 };
-  let parseSeconds = Infinity;
-  let foldSeconds = Infinity;
-  // Best of five, parseLogLine alone and LineFolder (which parses each line too) taking turns: the
-  // machine may be busy.
-  for (let round = 0; round < 5; round++) {
-    const t1 = process.hrtime.bigint();
-    for (const line of lines) parseLogLine(line, opts);
-    parseSeconds = Math.min(parseSeconds, Number(process.hrtime.bigint() - t1) / 1e9);
-    foldSeconds = Math.min(foldSeconds, foldOnce(lines, file));
-  }
+  // Baseline 2: parseLogLine alone on the first 100k lines held in memory, beside LineFolder.
+  const inMemory = parseAgainstFold(file, 30 * 1024 * 1024);
 
   // Folding on (the default) and off, on the same file: the cost for logs without traces.
   const foldingOff = await catchUpOnce(file, LINES, { multiline: { ...DEFAULTS.multiline, enabled: false } });
@@ -173,12 +158,31 @@ async function catchUp(dir: string) {
     },
     baselines: {
       readAndSplitLinesPerSec: Math.round(splitLines / splitSeconds),
-      parseOnlyLinesPerSec: Math.round(lines.length / parseSeconds),
-      foldLinesPerSec: Math.round(lines.length / foldSeconds),
+      ...inMemory,
       catchUpFoldingOffLinesPerSec: foldingOff.linesPerSec,
       catchUpFoldingOffRssGrowthMb: foldingOff.rssGrowthMb,
     },
   };
+}
+
+/**
+ * parseLogLine alone against LineFolder (which parses each line too) on the first 100k lines of a
+ * file's first `bytes`, held in memory: best of five, taking turns, as the machine may be busy.
+ */
+function parseAgainstFold(file: string, bytes: number): { parseOnlyLinesPerSec: number; foldLinesPerSec: number } {
+  const sample = readFileSync(file).subarray(0, bytes);
+  const lines: Buffer[] = [];
+  for (let start = 0, i; (i = sample.indexOf(10, start)) !== -1 && lines.length < 100_000; start = i + 1) lines.push(sample.subarray(start, i));
+  const opts = { readAt: new Date(), sourceFile: file, maxLineBytes: 64 * 1024 };
+  let parseSeconds = Infinity;
+  let foldSeconds = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const t1 = process.hrtime.bigint();
+    for (const line of lines) parseLogLine(line, opts);
+    parseSeconds = Math.min(parseSeconds, Number(process.hrtime.bigint() - t1) / 1e9);
+    foldSeconds = Math.min(foldSeconds, foldOnce(lines, file));
+  }
+  return { parseOnlyLinesPerSec: Math.round(lines.length / parseSeconds), foldLinesPerSec: Math.round(lines.length / foldSeconds) };
 }
 
 /** Seconds for LineFolder (parsing included) to take `lines` held in memory. */
@@ -203,22 +207,11 @@ async function multilineCost(dir: string) {
   on = faster(on, await catchUpOnce(file, records));
   off = faster(off, await catchUpOnce(file, LINES, { multiline: { ...DEFAULTS.multiline, enabled: false } }));
   // In memory, on the plain-text lines of this file (no JSON to pass by): LineFolder against parseLogLine.
-  const sample = readFileSync(file).subarray(0, 10 * 1024 * 1024);
-  const lines: Buffer[] = [];
-  for (let start = 0, i; (i = sample.indexOf(10, start)) !== -1 && lines.length < 100_000; start = i + 1) lines.push(sample.subarray(start, i));
-  const opts = { readAt: new Date(), sourceFile: file, maxLineBytes: 64 * 1024 };
-  let parseSeconds = Infinity;
-  let foldSeconds = Infinity;
-  for (let round = 0; round < 5; round++) {
-    const t1 = process.hrtime.bigint();
-    for (const line of lines) parseLogLine(line, opts);
-    parseSeconds = Math.min(parseSeconds, Number(process.hrtime.bigint() - t1) / 1e9);
-    foldSeconds = Math.min(foldSeconds, foldOnce(lines, file));
-  }
+  const inMemory = parseAgainstFold(file, 10 * 1024 * 1024);
   return {
     tracesFile: {
       traceLineShare: +(TRACE_LINES.length / 30).toFixed(2), foldingOn: on, foldingOff: off,
-      parseOnlyLinesPerSec: Math.round(lines.length / parseSeconds), foldLinesPerSec: Math.round(lines.length / foldSeconds),
+      ...inMemory,
     },
     openRecordMemory: openRecordMemory(DEFAULTS.multiline),
   };
