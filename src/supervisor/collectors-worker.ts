@@ -11,6 +11,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { CollectorHost, actorInScope } from './host.js';
+import { HeapGuard } from './heap-guard.js';
 import type { CollectorsStart } from './actor.js';
 import type { CollectorMessage, ControlMessage } from './messages.js';
 
@@ -41,3 +42,5 @@ port.on('message', (m: ControlMessage) => {
 });
 // A start failure was already reported as ERROR by the host; exit so the supervisor restarts us.
 host.start(start).catch(() => process.exit(1));
+// This thread's own heap (heap-guard.ts); the timer does not keep the thread alive.
+new HeapGuard().start();

@@ -69,6 +69,30 @@ test('a scratch buffer grows to the largest need and shrinks once needs stay wel
   assert.equal(s.capacity, small);
 });
 
+test('a batch just over 1 MiB takes under 1.5 MiB in each buffer, not the next power of two', () => {
+  // The writer seals at 1 MiB, so a full batch is 1 MiB plus the last message and the frame header.
+  const need = 1024 * 1024 + 70 * 1024;
+  const s = new Scratch();
+  s.take(need);
+  assert.ok(s.capacity >= need && s.capacity < 1.5 * 1024 * 1024, `frame buffer ${s.capacity}`);
+  const cap = s.capacity;
+  s.take(need - 20 * 1024);
+  s.take(need + 20 * 1024);
+  assert.equal(s.capacity, cap, 'batches a little larger or smaller reuse the buffer');
+  const b = new ByteBuffer();
+  const piece = 'p'.repeat(10 * 1024 - 1) + '\n';
+  let grown = 0;
+  let last = 0;
+  while (b.length < need) {
+    b.appendText(piece);
+    if (b.capacity !== last) { grown++; last = b.capacity; }
+  }
+  assert.ok(b.capacity < 1.5 * 1024 * 1024, `text buffer ${b.capacity}`);
+  assert.ok(grown <= 10, `grew ${grown} times while filling`);
+  assert.equal(b.view().length, b.length);
+  assert.ok(b.view().subarray(0, piece.length).equals(Buffer.from(piece)));
+});
+
 test('COPY data is cut into pieces that put the batch back together exactly, text only after a newline', () => {
   const rows = Array.from({ length: 5000 }, (_, i) => `2026-01-01T00:00:00Z\tv\ta\tINFO\tline ${i} ✓ 𝄞 ${'y'.repeat(i % 97)}\n`).join('');
   const fromText = [...copyChunks(rows, 4096)];
