@@ -14,7 +14,7 @@ import { chart, fit, onGrid, type Band, type ChartGroup, type ChartSpec, type Ma
 import { barStrip, dayBars, uptimeList } from '../bars.js';
 import { formatTime, formatDuration } from '../time.js';
 import { onThemeChange } from '../theme.js';
-import { STATUS_TEXT } from './fleet.js';
+import { STATUS_TEXT, isSilent, noDataSince, statusTitle } from './fleet.js';
 import type { AlertEvent, AnomalyEpisode, CheckUptime, Deployment, DeploymentsResult, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
 import { appHeader } from './app-block.js';
 
@@ -108,6 +108,7 @@ export const detailView: View = (main, route) => {
       interval = row.collectionInterval;
       badge.dataset.status = row.status;
       badge.textContent = STATUS_TEXT[row.status];
+      badge.title = statusTitle(row);
       group.markers = ev.events.filter((e) => e.kind === 'firing' || e.kind === 'resolved')
         .map((e): Marker => ({ t: Date.parse(e.timestamp) / 1000, kind: e.kind as Marker['kind'], label: `${e.rule} ${e.kind}` }));
       const deployed = dep?.deployments ?? [];
@@ -161,7 +162,7 @@ export const detailView: View = (main, route) => {
         charts.replaceChildren(...boxes);
         specs.forEach((s, i) => plots.push(chart(boxes[i]!, group, g.t, s)));
       }
-      renderHealth(h, up.checks, group);
+      renderHealth(h, up.checks, group, row);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) { notFound(); return; }
       charts.removeAttribute('aria-busy');
@@ -188,7 +189,7 @@ export const detailView: View = (main, route) => {
       ...(truncated ? [el('p', { class: 'muted' }, `The newest ${list.length} are shown; choose a shorter range for the rest.`)] : []));
   };
 
-  const renderHealth = (h: HealthResult, uptime: CheckUptime[], group: ChartGroup) => {
+  const renderHealth = (h: HealthResult, uptime: CheckUptime[], group: ChartGroup, row: FleetRow) => {
     health.replaceChildren();
     const urls = [...new Set([...uptime.filter((u) => u.vps === vps).map((u) => u.url), ...h.urls.map((u) => u.url)])].sort();
     if (!urls.length) health.append(stateBox('empty', 'No health checks for this app.', 'Add health_checks to the app’s monitoring.yml to see uptime here.'));
@@ -200,8 +201,12 @@ export const detailView: View = (main, route) => {
       const beats = up?.recent.length ? barStrip(`last ${up.recent.length} checks: ${up.recent.filter((r) => !r.ok).length} failed`,
         up.recent.map((r) => ({ state: r.ok ? 'ok' : 'fail', title: `${formatTime(r.t)}: ${r.ok ? `up, ${fmt(r.ms, 0, ' ms')}` : 'failed'}` })), 'heartbeat') : null;
       const days = up ? dayBars(up.days.map((d) => ({ day: d.day, uptime: d.checks ? 100 * (1 - d.failures / d.checks) : null }))) : null;
+      // A silent agent's newest results are history: say so above the (green) bars, which end there.
+      const last = row.checks.find((c) => c.url === url)?.timestamp ?? row.lastSeen;
       health.append(el('article', { class: 'check' },
         el('h3', {}, text(url)),
+        isSilent(row) ? el('p', { class: 'check-silent', 'data-testid': 'check-silent', title: noDataSince(last) },
+          `No results since ${formatTime(last)}: the agent is silent, so this is its history, not the current state.`) : null,
         u ? el('p', { class: 'muted', 'data-testid': 'uptime' }, `In this range: uptime ${fmt(u.uptimePercent, 2, '%')} (${u.failures} of ${u.checks} failed)`) : el('p', { class: 'muted' }, 'No checks in this range.'),
         figures, beats ? el('div', { class: 'strip-label' }, 'Heartbeat (newest right)') : null, beats,
         days ? el('div', { class: 'strip-label' }, '90 days (UTC days, newest right)') : null, days, u ? box : null));
