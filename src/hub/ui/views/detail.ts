@@ -7,7 +7,7 @@
 // URL: #/vps/<vps>/<app>?range=<seconds> (ending now) · &from=<ms>&to=<ms> (a zoomed, fixed range) ·
 // &at=<ISO> (links in notifications: the range centred on that moment).
 import type uPlot from 'uplot';
-import { el, fmt, bytesPerSecond, text, href, skeleton, stateBox, visibleText, type View } from '../dom.js';
+import { el, fmt, text, href, skeleton, stateBox, visibleText, type View } from '../dom.js';
 import { ApiError, getJson } from '../api.js';
 import { live } from '../live.js';
 import { chart, fit, onGrid, type Band, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
@@ -17,6 +17,7 @@ import { onThemeChange } from '../theme.js';
 import { STATUS_TEXT, isSilent, noDataSince, statusTitle } from './fleet.js';
 import type { AlertEvent, AnomalyEpisode, CheckUptime, Deployment, DeploymentsResult, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
 import { appHeader } from './app-block.js';
+import { bytesRate, count, loadAvg, megabytes, millis, percent, percent1 } from '../units.js';
 
 const RANGES: [string, number][] = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['90d', 90 * 86400]];
 
@@ -133,22 +134,21 @@ export const detailView: View = (main, route) => {
       const single = m.samples.every((k) => k <= 1);
       const pair = (a: (number | null)[], b: (number | null)[]) => [{ label: single ? 'value' : 'avg', values: a, color: '--chart-1' },
         ...(single ? [] : [{ label: 'max', values: b, color: '--chart-2', dash: [4, 3] }])];
-      const pct = (v: number | null) => fmt(v, 0, '%');
       const specs: ChartSpec[] = [
-        { title: 'CPU %', unit: pct, yMax: 100, anomalySeries: ['cpu_percent'], lines: pair(c[0]!, c[1]!) },
-        { title: 'Memory %', unit: pct, yMax: 100, anomalySeries: ['memory_percent'], lines: pair(c[2]!, c[3]!) },
-        { title: 'Disk %', unit: pct, yMax: 100, lines: pair(c[4]!, c[5]!) },
-        { title: 'Load (1 min)', unit: (v) => fmt(v, 2), anomalySeries: ['load_avg_1m'], lines: pair(c[6]!, c[7]!) },
-        { title: 'Network', unit: bytesPerSecond, anomalySeries: ['net_bps'], lines: [{ label: 'rx', values: c[8]!, color: '--chart-1' }, { label: 'tx', values: c[9]!, color: '--chart-3' }] },
-        { title: 'Disk I/O', unit: bytesPerSecond, anomalySeries: ['disk_io_bps'], lines: [{ label: 'read', values: c[10]!, color: '--chart-1' }, { label: 'write', values: c[11]!, color: '--chart-3' }] },
+        { title: 'CPU %', unit: percent, yMax: 100, anomalySeries: ['cpu_percent'], lines: pair(c[0]!, c[1]!) },
+        { title: 'Memory %', unit: percent, yMax: 100, anomalySeries: ['memory_percent'], lines: pair(c[2]!, c[3]!) },
+        { title: 'Disk %', unit: percent, yMax: 100, lines: pair(c[4]!, c[5]!) },
+        { title: 'Load (1 min)', unit: loadAvg, anomalySeries: ['load_avg_1m'], lines: pair(c[6]!, c[7]!) },
+        { title: 'Network', unit: bytesRate, anomalySeries: ['net_bps'], lines: [{ label: 'rx', values: c[8]!, color: '--chart-1' }, { label: 'tx', values: c[9]!, color: '--chart-3' }] },
+        { title: 'Disk I/O', unit: bytesRate, anomalySeries: ['disk_io_bps'], lines: [{ label: 'read', values: c[10]!, color: '--chart-1' }, { label: 'write', values: c[11]!, color: '--chart-3' }] },
       ];
       const ga = onGrid(m.t, m.stepSeconds, group.from, group.to, [
         avg(m.series.appCpu), max(m.series.appCpu), avg(m.series.appRssMb), max(m.series.appRssMb), max(m.series.appThreads), max(m.series.appOpenFiles)]);
       const a = ga.columns;
       const appAll: ChartSpec[] = [
-        { title: 'App CPU % (of the machine)', unit: (v) => fmt(v, 1, '%'), anomalySeries: ['app_cpu_percent'], lines: pair(a[0]!, a[1]!) },
-        { title: 'App RSS', unit: (v) => fmt(v, 0, ' MB'), anomalySeries: ['app_rss_mb'], lines: pair(a[2]!, a[3]!) },
-        { title: 'App threads and open files', unit: (v) => fmt(v, 0), lines: [{ label: 'threads', values: a[4]!, color: '--chart-1' }, { label: 'open files', values: a[5]!, color: '--chart-3' }] },
+        { title: 'App CPU % (of the machine)', unit: percent1, anomalySeries: ['app_cpu_percent'], lines: pair(a[0]!, a[1]!) },
+        { title: 'App RSS', unit: megabytes, anomalySeries: ['app_rss_mb'], lines: pair(a[2]!, a[3]!) },
+        { title: 'App threads and open files', unit: count, lines: [{ label: 'threads', values: a[4]!, color: '--chart-1' }, { label: 'open files', values: a[5]!, color: '--chart-3' }] },
       ];
       const appSpecs = appAll.filter((spec) => spec.lines.some((l) => l.values.some((v) => v !== null)));
       appHead.replaceChildren(...(appSpecs.length ? [appHeader(m)] : []));
@@ -213,7 +213,7 @@ export const detailView: View = (main, route) => {
       if (u) {
         const g = onGrid(u.t, h.stepSeconds, group.from, group.to, [u.latencyAvg, u.latencyP95, u.failuresPerBucket.map((f, j) => (f > 0 ? (u.latencyMax[j] ?? 0) : null))]);
         plots.push(chart(box, group, g.t, {
-          title: 'Latency', unit: (v) => fmt(v, 0, ' ms'), anomalySeries: ['health_latency_ms', 'health_failure_rate'],
+          title: 'Latency', unit: millis, anomalySeries: ['health_latency_ms', 'health_failure_rate'],
           lines: [{ label: 'avg', values: g.columns[0]!, color: '--chart-1' }, { label: 'p95', values: g.columns[1]!, color: '--chart-3', dash: [4, 3] }],
           marks: { label: 'failures', color: '--error', values: g.columns[2]! },
         }));
