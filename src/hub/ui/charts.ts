@@ -9,6 +9,7 @@ import uPlot from 'uplot';
 import { el } from './dom.js';
 import { cssColor } from './theme.js';
 import { formatTick, formatTime } from './time.js';
+import { INTEGER_INCRS, tickLabels, type UnitFormat } from './units.js';
 
 export type MarkerKind = 'firing' | 'resolved' | 'deploy';
 
@@ -60,7 +61,8 @@ export interface Line {
 
 export interface ChartSpec {
   title: string;
-  unit: (v: number | null) => string;
+  /** Values in tooltips and legends, and the y-axis labels (units.ts: distinct however narrow the range). */
+  unit: UnitFormat;
   lines: Line[];
   /** Points-only series (e.g. failures). */
   marks?: Line;
@@ -201,7 +203,13 @@ export function chart(container: HTMLElement, group: ChartGroup, t: number[], sp
     },
     axes: [
       { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid }, values: (_u, splits) => splits.map((s) => formatTick(s, span)), space: 70 },
-      { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid }, values: (_u, ticks) => ticks.map((v) => spec.unit(v)),
+      { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid }, ...(spec.unit.integer ? { incrs: INTEGER_INCRS } : {}),
+        values: (_u, ticks) => {
+          const labels = tickLabels(ticks, spec.unit);
+          // The labels are drawn on the canvas: the DOM gets them too, for people reading it (and for tests).
+          container.dataset.yLabels = JSON.stringify(labels);
+          return labels;
+        },
         // Wide enough for the longest label ("4000 ms", "12.5 MB/s").
         size: (_u, values) => 24 + 8 * Math.max(3, ...(values ?? []).map((v) => String(v).length)) },
     ],

@@ -29,12 +29,13 @@ export const text = (s: string) => document.createTextNode(visibleText(s));
 
 export const fmt = (v: number | null | undefined, digits = 1, unit = '') => (v === null || v === undefined ? '–' : `${v.toFixed(digits)}${unit}`);
 
-export function bytesPerSecond(v: number | null | undefined): string {
+/** "3.2 kB/s", "12 MB/s" (`extra` more decimals, for axis labels that would repeat: units.ts). */
+export function bytesPerSecond(v: number | null | undefined, extra = 0): string {
   if (v === null || v === undefined) return '–';
   const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
   let i = 0;
   while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+  return `${v.toFixed((v < 10 ? 1 : 0) + extra)} ${units[i]}`;
 }
 
 /** "12 s ago", from the hub's clock (frozen while the hub is unreachable). Use time.ts for new code. */

@@ -39,6 +39,7 @@ export function appBlock(a: FleetApp | null | undefined): HTMLElement {
 export function appHeader(m: MetricsResult): HTMLElement {
   const restarts = (m.appRestarts ?? []).reduce((n, r) => n + r, 0);
   const where = m.appSource ? describeSource(m.appSource) : 'its processes';
+  // One box for the words after the label, so that they wrap as one paragraph beside it.
   return el('h3', { class: 'scope-heading', 'data-testid': 'app-heading' }, el('span', { class: 'scope' }, 'app'),
-    text(` ${where}`), el('span', { class: 'muted' }, ` · ${plural(restarts, 'restart')} in this range`));
+    el('span', {}, text(` ${where}`), el('span', { class: 'muted' }, ` · ${plural(restarts, 'restart')} in this range`)));
 }

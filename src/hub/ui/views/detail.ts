@@ -7,16 +7,17 @@
 // URL: #/vps/<vps>/<app>?range=<seconds> (ending now) · &from=<ms>&to=<ms> (a zoomed, fixed range) ·
 // &at=<ISO> (links in notifications: the range centred on that moment).
 import type uPlot from 'uplot';
-import { el, fmt, bytesPerSecond, text, href, skeleton, stateBox, visibleText, type View } from '../dom.js';
+import { el, fmt, text, href, skeleton, stateBox, visibleText, type View } from '../dom.js';
 import { ApiError, getJson } from '../api.js';
 import { live } from '../live.js';
 import { chart, fit, onGrid, type Band, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
 import { barStrip, dayBars, uptimeList } from '../bars.js';
 import { formatTime, formatDuration } from '../time.js';
 import { onThemeChange } from '../theme.js';
-import { STATUS_TEXT } from './fleet.js';
+import { STATUS_TEXT, isSilent, noDataSince, statusTitle } from './fleet.js';
 import type { AlertEvent, AnomalyEpisode, CheckUptime, Deployment, DeploymentsResult, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
 import { appHeader } from './app-block.js';
+import { bytesRate, count, loadAvg, megabytes, millis, percent, percent1 } from '../units.js';
 
 const RANGES: [string, number][] = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['90d', 90 * 86400]];
 
@@ -108,6 +109,7 @@ export const detailView: View = (main, route) => {
       interval = row.collectionInterval;
       badge.dataset.status = row.status;
       badge.textContent = STATUS_TEXT[row.status];
+      badge.title = statusTitle(row);
       group.markers = ev.events.filter((e) => e.kind === 'firing' || e.kind === 'resolved')
         .map((e): Marker => ({ t: Date.parse(e.timestamp) / 1000, kind: e.kind as Marker['kind'], label: `${e.rule} ${e.kind}` }));
       const deployed = dep?.deployments ?? [];
@@ -132,22 +134,21 @@ export const detailView: View = (main, route) => {
       const single = m.samples.every((k) => k <= 1);
       const pair = (a: (number | null)[], b: (number | null)[]) => [{ label: single ? 'value' : 'avg', values: a, color: '--chart-1' },
         ...(single ? [] : [{ label: 'max', values: b, color: '--chart-2', dash: [4, 3] }])];
-      const pct = (v: number | null) => fmt(v, 0, '%');
       const specs: ChartSpec[] = [
-        { title: 'CPU %', unit: pct, yMax: 100, anomalySeries: ['cpu_percent'], lines: pair(c[0]!, c[1]!) },
-        { title: 'Memory %', unit: pct, yMax: 100, anomalySeries: ['memory_percent'], lines: pair(c[2]!, c[3]!) },
-        { title: 'Disk %', unit: pct, yMax: 100, lines: pair(c[4]!, c[5]!) },
-        { title: 'Load (1 min)', unit: (v) => fmt(v, 2), anomalySeries: ['load_avg_1m'], lines: pair(c[6]!, c[7]!) },
-        { title: 'Network', unit: bytesPerSecond, anomalySeries: ['net_bps'], lines: [{ label: 'rx', values: c[8]!, color: '--chart-1' }, { label: 'tx', values: c[9]!, color: '--chart-3' }] },
-        { title: 'Disk I/O', unit: bytesPerSecond, anomalySeries: ['disk_io_bps'], lines: [{ label: 'read', values: c[10]!, color: '--chart-1' }, { label: 'write', values: c[11]!, color: '--chart-3' }] },
+        { title: 'CPU %', unit: percent, yMax: 100, anomalySeries: ['cpu_percent'], lines: pair(c[0]!, c[1]!) },
+        { title: 'Memory %', unit: percent, yMax: 100, anomalySeries: ['memory_percent'], lines: pair(c[2]!, c[3]!) },
+        { title: 'Disk %', unit: percent, yMax: 100, lines: pair(c[4]!, c[5]!) },
+        { title: 'Load (1 min)', unit: loadAvg, anomalySeries: ['load_avg_1m'], lines: pair(c[6]!, c[7]!) },
+        { title: 'Network', unit: bytesRate, anomalySeries: ['net_bps'], lines: [{ label: 'rx', values: c[8]!, color: '--chart-1' }, { label: 'tx', values: c[9]!, color: '--chart-3' }] },
+        { title: 'Disk I/O', unit: bytesRate, anomalySeries: ['disk_io_bps'], lines: [{ label: 'read', values: c[10]!, color: '--chart-1' }, { label: 'write', values: c[11]!, color: '--chart-3' }] },
       ];
       const ga = onGrid(m.t, m.stepSeconds, group.from, group.to, [
         avg(m.series.appCpu), max(m.series.appCpu), avg(m.series.appRssMb), max(m.series.appRssMb), max(m.series.appThreads), max(m.series.appOpenFiles)]);
       const a = ga.columns;
       const appAll: ChartSpec[] = [
-        { title: 'App CPU % (of the machine)', unit: (v) => fmt(v, 1, '%'), anomalySeries: ['app_cpu_percent'], lines: pair(a[0]!, a[1]!) },
-        { title: 'App RSS', unit: (v) => fmt(v, 0, ' MB'), anomalySeries: ['app_rss_mb'], lines: pair(a[2]!, a[3]!) },
-        { title: 'App threads and open files', unit: (v) => fmt(v, 0), lines: [{ label: 'threads', values: a[4]!, color: '--chart-1' }, { label: 'open files', values: a[5]!, color: '--chart-3' }] },
+        { title: 'App CPU % (of the machine)', unit: percent1, anomalySeries: ['app_cpu_percent'], lines: pair(a[0]!, a[1]!) },
+        { title: 'App RSS', unit: megabytes, anomalySeries: ['app_rss_mb'], lines: pair(a[2]!, a[3]!) },
+        { title: 'App threads and open files', unit: count, lines: [{ label: 'threads', values: a[4]!, color: '--chart-1' }, { label: 'open files', values: a[5]!, color: '--chart-3' }] },
       ];
       const appSpecs = appAll.filter((spec) => spec.lines.some((l) => l.values.some((v) => v !== null)));
       appHead.replaceChildren(...(appSpecs.length ? [appHeader(m)] : []));
@@ -161,7 +162,7 @@ export const detailView: View = (main, route) => {
         charts.replaceChildren(...boxes);
         specs.forEach((s, i) => plots.push(chart(boxes[i]!, group, g.t, s)));
       }
-      renderHealth(h, up.checks, group);
+      renderHealth(h, up.checks, group, row);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) { notFound(); return; }
       charts.removeAttribute('aria-busy');
@@ -188,7 +189,7 @@ export const detailView: View = (main, route) => {
       ...(truncated ? [el('p', { class: 'muted' }, `The newest ${list.length} are shown; choose a shorter range for the rest.`)] : []));
   };
 
-  const renderHealth = (h: HealthResult, uptime: CheckUptime[], group: ChartGroup) => {
+  const renderHealth = (h: HealthResult, uptime: CheckUptime[], group: ChartGroup, row: FleetRow) => {
     health.replaceChildren();
     const urls = [...new Set([...uptime.filter((u) => u.vps === vps).map((u) => u.url), ...h.urls.map((u) => u.url)])].sort();
     if (!urls.length) health.append(stateBox('empty', 'No health checks for this app.', 'Add health_checks to the app’s monitoring.yml to see uptime here.'));
@@ -200,15 +201,19 @@ export const detailView: View = (main, route) => {
       const beats = up?.recent.length ? barStrip(`last ${up.recent.length} checks: ${up.recent.filter((r) => !r.ok).length} failed`,
         up.recent.map((r) => ({ state: r.ok ? 'ok' : 'fail', title: `${formatTime(r.t)}: ${r.ok ? `up, ${fmt(r.ms, 0, ' ms')}` : 'failed'}` })), 'heartbeat') : null;
       const days = up ? dayBars(up.days.map((d) => ({ day: d.day, uptime: d.checks ? 100 * (1 - d.failures / d.checks) : null }))) : null;
+      // A silent agent's newest results are history: say so above the (green) bars, which end there.
+      const last = row.checks.find((c) => c.url === url)?.timestamp ?? row.lastSeen;
       health.append(el('article', { class: 'check' },
         el('h3', {}, text(url)),
+        isSilent(row) ? el('p', { class: 'check-silent', 'data-testid': 'check-silent', title: noDataSince(last) },
+          `No results since ${formatTime(last)}: the agent is silent, so this is its history, not the current state.`) : null,
         u ? el('p', { class: 'muted', 'data-testid': 'uptime' }, `In this range: uptime ${fmt(u.uptimePercent, 2, '%')} (${u.failures} of ${u.checks} failed)`) : el('p', { class: 'muted' }, 'No checks in this range.'),
         figures, beats ? el('div', { class: 'strip-label' }, 'Heartbeat (newest right)') : null, beats,
         days ? el('div', { class: 'strip-label' }, '90 days (UTC days, newest right)') : null, days, u ? box : null));
       if (u) {
         const g = onGrid(u.t, h.stepSeconds, group.from, group.to, [u.latencyAvg, u.latencyP95, u.failuresPerBucket.map((f, j) => (f > 0 ? (u.latencyMax[j] ?? 0) : null))]);
         plots.push(chart(box, group, g.t, {
-          title: 'Latency', unit: (v) => fmt(v, 0, ' ms'), anomalySeries: ['health_latency_ms', 'health_failure_rate'],
+          title: 'Latency', unit: millis, anomalySeries: ['health_latency_ms', 'health_failure_rate'],
           lines: [{ label: 'avg', values: g.columns[0]!, color: '--chart-1' }, { label: 'p95', values: g.columns[1]!, color: '--chart-3', dash: [4, 3] }],
           marks: { label: 'failures', color: '--error', values: g.columns[2]! },
         }));

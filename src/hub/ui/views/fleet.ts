@@ -5,20 +5,44 @@
 import { el, fmt, bar, text, href, skeleton, stateBox, type View } from '../dom.js';
 import { getJson } from '../api.js';
 import { live } from '../live.js';
-import { formatAgo, formatDuration, now } from '../time.js';
-import type { FleetAlert, FleetRow } from '../types.js';
+import { formatAgo, formatDuration, formatTime, now } from '../time.js';
+import type { FleetAlert, FleetCheck, FleetRow } from '../types.js';
 import { appBlock, scoped } from './app-block.js';
 
 const keyOf = (r: { vps: string; app: string }) => `${r.vps}\u0000${r.app}`;
 
 export const STATUS_TEXT: Record<FleetRow['status'], string> = { up: 'up', pending: 'failing?', down: 'down', stale: 'stale', unknown: 'no data' };
-const STATUS_HELP: Record<FleetRow['status'], string> = {
+export const STATUS_HELP: Record<FleetRow['status'], string> = {
   up: 'reporting, no health-check alert open',
   pending: 'a health check failed; the alert is pending until it fails often enough to fire',
   down: 'a health-check alert is firing',
   stale: 'no data from the agent for longer than its threshold',
   unknown: 'the agent has sent nothing yet',
 };
+
+/**
+ * Whether the agent has gone silent (the hub's `stale`: no batch within its window, or agent-silent
+ * firing). Its checks' latest results are then history: nothing on the page may show them as "up".
+ */
+export const isSilent = (r: FleetRow) => r.stale || r.status === 'stale';
+
+/** "no data since 14:03": when a silent agent's last result (or batch) arrived. */
+export const noDataSince = (iso: string) => `no data since ${formatTime(iso)}`;
+
+/** The status badge's tooltip: what the status means, and since when a silent agent has sent nothing. */
+export const statusTitle = (r: FleetRow) => (isSilent(r) ? `${STATUS_HELP.stale}: ${noDataSince(r.lastSeen)}` : STATUS_HELP[r.status]);
+
+/** One health check on a card: its latest result, or, from a silent agent, unknown (grey, "?"). */
+function checkItem(r: FleetRow, c: FleetCheck): HTMLElement {
+  const alert = r.alerts.find((a) => a.type === 'health_check' && a.subject === c.url);
+  const what = c.success ? `✓ ${c.statusCode ?? ''} ${fmt(c.responseTimeMs, 0, ' ms')}` : `✗ ${c.errorMessage ?? 'failed'}`;
+  if (isSilent(r)) {
+    return el('li', { class: 'unknown', 'data-state': 'unknown', title: `${c.url} — ${noDataSince(c.timestamp)} (last result: ${c.success ? 'up' : 'failed'})` },
+      text(`? ${noDataSince(c.timestamp)} — ${c.url}`));
+  }
+  const state = alert?.status === 'firing' ? 'fail' : alert?.status === 'pending' || !c.success ? 'warn' : 'ok';
+  return el('li', { class: state, 'data-state': state, title: `${c.url}${alert ? ` — alert ${alert.status}` : ''}` }, text(`${what} — ${c.url}`));
+}
 
 /** "health-check-failing ×2, disk-full": firing alerts grouped by rule. */
 function firingText(alerts: FleetAlert[]): string {
@@ -32,17 +56,11 @@ function seenText(r: FleetRow): string {
 }
 
 function card(r: FleetRow): HTMLElement {
-  const checks = el('ul', { class: 'checks', 'aria-label': 'health checks' });
-  for (const c of r.checks) {
-    const alert = r.alerts.find((a) => a.type === 'health_check' && a.subject === c.url);
-    const state = alert?.status === 'firing' ? 'fail' : alert?.status === 'pending' || !c.success ? 'warn' : 'ok';
-    const what = c.success ? `✓ ${c.statusCode ?? ''} ${fmt(c.responseTimeMs, 0, ' ms')}` : `✗ ${c.errorMessage ?? 'failed'}`;
-    checks.append(el('li', { class: state, title: `${c.url}${alert ? ` — alert ${alert.status}` : ''}` }, text(`${what} — ${c.url}`)));
-  }
+  const checks = el('ul', { class: 'checks', 'aria-label': 'health checks' }, ...r.checks.map((c) => checkItem(r, c)));
   const firing = r.alerts.filter((a) => a.status === 'firing');
   return el('article', { class: 'card', 'data-status': r.status, 'data-key': keyOf(r), 'data-testid': 'fleet-card' },
     el('h2', {}, el('a', { class: 'app', href: href(['vps', r.vps, r.app]) }, text(r.app)),
-      el('span', { class: 'badge', 'data-status': r.status, title: STATUS_HELP[r.status], 'data-testid': 'status-badge' }, STATUS_TEXT[r.status])),
+      el('span', { class: 'badge', 'data-status': r.status, title: statusTitle(r), 'data-testid': 'status-badge' }, STATUS_TEXT[r.status])),
     el('div', { class: 'vps' }, text(r.vps)),
     appBlock(r.appMetrics),
     scoped('host', text(r.vps)),
