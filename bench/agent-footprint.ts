@@ -543,8 +543,9 @@ async function backlogScenario(line: NodeLine, url: string, placement: string, s
   const limitS = argv.quick ? 240 : 900;
   try {
     while ((performance.now() - t0) / 1000 < limitS && agent.child.exitCode === null) {
-      const r = await c.query<{ files: Array<{ offset: number }> }>('SELECT files FROM agent_checkpoints WHERE app_name = $1', [app]);
-      const offset = r.rows[0]?.files?.[0]?.offset ?? 0;
+      const r = await c.query<{ files: Array<{ path: string; offset: number }> }>('SELECT files FROM agent_checkpoints WHERE app_name = $1', [app]);
+      // The log file's own entry: the deploy watcher's (release:…) can come first.
+      const offset = r.rows[0]?.files?.find((f) => f.path === file)?.offset ?? 0;
       if (offset >= size) { caughtUpS = round((performance.now() - t0) / 1000); break; }
       await sleep(1000);
     }

@@ -13,7 +13,7 @@
 // package.json, sql/migrations and node_modules resolve exactly as in the unbundled build.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 // The banner below finds dist/ as the bundle's parent folder.
@@ -42,6 +42,16 @@ export async function buildAgent(): Promise<void> {
     define: { OBSERV_COLLECTORS_WORKER: JSON.stringify('../../agent/collectors-worker.cjs') },
     banner: { js: "'use strict';const __observDistUrl=(p)=>require('node:url').pathToFileURL(require('node:path').join(__dirname,'..',p)).href;" },
     plugins: [{
+      // pg's SCRAM/MD5 helpers on node:crypto's hashes instead of WebCrypto (src/db/pg-crypto.ts says why).
+      name: 'pg-crypto-without-webcrypto',
+      setup(b) {
+        // pg/lib/crypto/utils.js, required as './crypto/utils' (client.js) and './utils' (crypto/sasl.js);
+        // pg/lib/utils.js is another module.
+        b.onResolve({ filter: /^\.\/(crypto\/)?utils(\.js)?$/ }, (args) =>
+          /[\\/]node_modules[\\/]pg[\\/]lib[\\/]crypto[\\/]utils(\.js)?$/.test(join(dirname(args.importer), args.path))
+            ? { path: join(src, 'db', 'pg-crypto.ts') } : undefined);
+      },
+    }, {
       name: 'import-meta-url-of-dist-twin',
       setup(b) {
         b.onLoad({ filter: /\.ts$/ }, async (args) => {

@@ -15,8 +15,6 @@
 // does nothing and V8's own limits apply. It runs in every isolate that does the agent's work (the
 // main thread, and the collectors' thread when `placement: isolated`).
 
-import { getHeapStatistics } from 'node:v8';
-
 export interface HeapGuardOptions {
   /** Growth of the used heap over the last known live size that triggers a full collection. */
   stepBytes?: number;
@@ -44,7 +42,9 @@ export class HeapGuard {
     this.everyMs = options.everyMs ?? HEAP_GUARD_DEFAULTS.everyMs;
     const global = (globalThis as { gc?: () => void }).gc;
     this.gc = options.gc !== undefined ? options.gc : typeof global === 'function' ? global : null;
-    this.heapUsed = options.heapUsed ?? (() => getHeapStatistics().used_heap_size);
+    // process.memoryUsage() rather than node:v8's getHeapStatistics(): node:v8 is not otherwise loaded
+    // by the agent and brings its heap-snapshot and serializer modules along.
+    this.heapUsed = options.heapUsed ?? (() => process.memoryUsage().heapUsed);
   }
 
   /** False when there is no collector to call (the process runs without --expose-gc). */

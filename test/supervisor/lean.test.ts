@@ -63,6 +63,12 @@ for (const placement of ['compact', 'isolated'] as const) {
       `loaded from node_modules: ${[...packages].join(', ')}`);
     assert.deepEqual(NOT_IN_THE_AGENT.filter((p) => packages.has(p)), [], `loaded: ${[...packages].join(', ')}`);
     assert.deepEqual(loaded.builtins.filter((b) => /undici/i.test(b)), []);
+    // node:fs/promises (with the readline interface it brings: 0.6-1.3 MB) and node:v8 are not needed:
+    // the actors' file calls go through src/workers/fs-async.ts, the heap guard reads process.memoryUsage().
+    assert.deepEqual(loaded.builtins.filter((b) => /^NativeModule (internal\/fs\/promises|fs\/promises|internal\/readline\/interface|v8)$/.test(b)), []);
+    // The writer logged in with SCRAM-SHA-256 (the test database's method) through src/db/pg-crypto.ts,
+    // without Node's WebCrypto layer.
+    assert.deepEqual(loaded.builtins.filter((b) => /webcrypto/.test(b)), []);
     assert.equal(loaded.cjs.some((p) => p.includes('/dist/src/hub/')), false);
     assert.ok(loaded.cjs.some((p) => p.endsWith('/dist/agent/obs-agent.cjs')), `the agent runs as its bundle; loaded: ${loaded.cjs.join(', ')}`);
     if (placement === 'compact') {

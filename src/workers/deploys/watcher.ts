@@ -5,7 +5,7 @@
 // last target) must enter the writer's file positions in the same call as the deploy event, so both
 // are sealed into one batch; and one readlink every few seconds costs microseconds and no import.
 
-import { lstat, open, readlink } from 'node:fs/promises';
+import { lstat, open, readlink } from '../fs-async.js';
 import { dirname, join, resolve } from 'node:path';
 import type { DeploymentRecord } from '../../supervisor/messages.js';
 import { deploymentRecord, isDeploy } from './release.js';

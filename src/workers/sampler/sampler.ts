@@ -9,7 +9,7 @@
 // uptime; I/O rates and the per-mount list are then null/empty.
 
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
+import { statfs } from '../fs-async.js';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Actor, ActorContext, ActorFactory, CollectorsStart } from '../../supervisor/actor.js';

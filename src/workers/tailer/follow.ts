@@ -17,7 +17,7 @@
 // then goes on.
 // A periodic stat is the source of truth; fs.watch (in the tailer) only makes polls come sooner.
 
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, type FdHandle as FileHandle } from '../fs-async.js';
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
