@@ -107,7 +107,7 @@ export class Agent {
   /** Holds the process open until stop(): the writer's timers are unref'd, and collectors may be gone (crash loop). */
   private keepAlive: NodeJS.Timeout | null = null;
   private workerThreads: typeof import('node:worker_threads') | null = null;
-  /** Full collections once the heap has grown 2 MB past its live size (heap-guard.ts says why). */
+  /** Full collections once the heap has grown 1 MB past its live size (heap-guard.ts says why). */
   private readonly heapGuard = new HeapGuard();
 
   constructor(options: AgentOptions) {
@@ -145,6 +145,9 @@ export class Agent {
       // Durable in the spool is durable: the tailer may release those lines (they reach PostgreSQL from there).
       onDurable: (batch) => {
         this.collectors?.post({ type: 'COMMITTED', files: batch.files, bytes: batch.logBytes });
+        // A batch sealed is up to 1 MB of lines handled: while catching up that is many times a second,
+        // and the guard's once-a-second look would let several megabytes of garbage wait.
+        if (batch.logBytes > 0) this.heapGuard.check();
       },
       onBackpressure: (paused) => {
         this.collectors?.post(paused ? { type: 'PAUSE_TAILING', reason: 'spool nearly full' } : { type: 'RESUME_TAILING' });

@@ -20,7 +20,7 @@ export const AGENT_NODE_FLAGS: readonly string[] = [
   // undici (node's fetch) would need: the agent never loads it (test/supervisor/lean.test.ts), and
   // the prober uses node:http(s). Node 20/22 print one line, "disabling flag --expose_wasm", at start.
   '--jitless',
-  // Gives the agent's heap guard (heap-guard.ts) its `gc`: a full collection once 2 MB of garbage has
+  // Gives the agent's heap guard (heap-guard.ts) its `gc`: a full collection once 1 MB of garbage has
   // been promoted, where V8 waits for 8 MB or more. Allowed in NODE_OPTIONS on every line.
   '--expose-gc',
 ];

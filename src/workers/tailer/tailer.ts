@@ -55,8 +55,8 @@ export const TAILER_DEFAULTS: TailerOptions = {
   // 96-101 MB); compact unchanged. A typical workload never fills a batch within one poll.
   maxBatchRecords: 250,
   maxBatchBytes: 64 * 1024,
-  // Twice the writer's 1 MiB batch: the next batch is read while the previous one is spooled.
-  windowBytes: 2 * 1024 * 1024,
+  // Twice the writer's 512 KiB batch: the next batch is read while the previous one is spooled.
+  windowBytes: 1024 * 1024,
   rotationIdleMs: 500,
   rotationMaxGraceMs: 30_000,
   flushPartialAfterMs: 10_000,

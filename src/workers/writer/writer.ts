@@ -10,7 +10,7 @@
 //   UPDATE agent_checkpoints (seq + every file's identity and offset) → COMMIT → NOTIFY observ_batch
 //   → ack in the spool (its segment is deleted once all its batches are committed) → onCommitted
 //
-// Memory: a batch is bounded by bytes (maxBatchBytes, 1 MiB) as well as rows, lives in reused buffers
+// Memory: a batch is bounded by bytes (maxBatchBytes, 512 KiB) as well as rows, lives in reused buffers
 // (scratch.ts), goes to disk from one frame and comes back as views of one read buffer, and reaches
 // COPY in 64 KiB pieces of those bytes, never decoded to a string again. Catching up a 100 MB log
 // peaked at 80 MB RSS with 4 MB batches held as parsed records; docs/footprint.md has the figures now.
@@ -71,7 +71,12 @@ export interface WriterOptions {
   /** Bound on the spool's size on disk. */
   spoolMaxBytes: number;
   maxBatchRows?: number;
-  /** A batch is sealed at this many bytes (of COPY text, plus an estimate for samples); capped at spoolMaxBytes / 8. Default 1 MiB. */
+  /**
+   * A batch is sealed at this many bytes (of COPY text, plus an estimate for samples); capped at spoolMaxBytes / 8.
+   * Default 512 KiB: a batch sits in three reused buffers (scratch.ts), and at 1 MiB they held 3.7-4 MB of a busy
+   * agent (1,000 lines/s); 512 KiB took busy RSS max 62.3 → 60.8 MB on Node 24, 60.5 → 59.6 on 22, at the same CPU
+   * (bench/agent-footprint, one run each). A typical agent's batches are sealed by flush_interval long before.
+   */
   maxBatchBytes?: number;
   /** Per-statement deadline (query_timeout; statement_timeout is set a little below it). */
   queryTimeoutMs?: number;
@@ -484,7 +489,7 @@ export class Writer {
       pauseAt: 0.9,
       resumeAt: 0.5,
       ...options,
-      maxBatchBytes: Math.max(16 * 1024, Math.min(options.maxBatchBytes ?? 1024 * 1024, Math.floor(options.spoolMaxBytes / 8))),
+      maxBatchBytes: Math.max(16 * 1024, Math.min(options.maxBatchBytes ?? 512 * 1024, Math.floor(options.spoolMaxBytes / 8))),
     };
   }
 
