@@ -157,12 +157,12 @@ async function insertEvent(client: PgClient, o: EvaluatorOptions, rule: AlertRul
   let context: IncidentContext | null = null;
   if (planned.kind === 'firing' || planned.kind === 'reminder') {
     const levels = rule.type === 'log_error_rate' ? rule.levels : ALERT_DEFAULTS.errorLevels;
-    const [errorLines, host, anomalies] = await Promise.all([
-      errorLinesBefore(client, key.vps, key.app, at, o.config.contextLines, levels),
-      hostAt(client, key.vps, key.app, at),
-      // An anomaly rule's own episode is its summary already: the others are the context.
-      openAnomalies(client, key.vps, key.app).then((list) => rule.type === 'anomaly' ? list.filter((a) => !a.startsWith(`${key.subject} `)) : list),
-    ]);
+    // One after another: they share the transaction's client, which runs one query at a time anyway
+    // (pg queues concurrent ones, deprecated since pg 8.20 and refused from pg 9).
+    const errorLines = await errorLinesBefore(client, key.vps, key.app, at, o.config.contextLines, levels);
+    const host = await hostAt(client, key.vps, key.app, at);
+    // An anomaly rule's own episode is its summary already: the others are the context.
+    const anomalies = (await openAnomalies(client, key.vps, key.app)).filter((a) => rule.type !== 'anomaly' || !a.startsWith(`${key.subject} `));
     const deploy = await deployNote(client, rule, key, state, at);
     context = { at, errorLines, host, deploy, anomalies, dashboardLink: dashboardLink(o.dashboardUrl, key.vps, key.app, at) };
   }
