@@ -699,6 +699,12 @@ export class FileFollower {
       }
       const pos = file.position;
       const { bytesRead } = await file.handle.read(this.chunk, 0, this.chunk.length, pos);
+      if (!this.sink.canRead() || this.closed) {
+        // Paused (or stopped) while this read was in flight: what it returned is not used, and the
+        // position stays, so PAUSE_TAILING means that nothing read after it is handed over.
+        this.flushBatch();
+        return 'blocked';
+      }
       if (bytesRead === 0) break;
       if (file === this.live && pos > 0 && file.prefix.length > 0 && pos >= file.prefix.length && !(await headUnchanged(file))) {
         // Truncated and regrown past `pos` while this read was in flight: what it returned is the middle of
