@@ -45,6 +45,7 @@ GRANT SELECT ON agent_checkpoints TO observ_agent;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON agent_checkpoints FROM observ_agent;
 GRANT EXECUTE ON FUNCTION observ_checkpoint_lock(text, text) TO observ_agent;
 GRANT EXECUTE ON FUNCTION observ_checkpoint_save(text, text, bigint, jsonb, integer, text, timestamptz) TO observ_agent;
+GRANT EXECUTE ON FUNCTION observ_checkpoint_save(text, text, bigint, jsonb, integer, text, timestamptz, jsonb) TO observ_agent;
 GRANT EXECUTE ON FUNCTION observ_agent_owns(text, text) TO observ_agent;
 -- The agent compares the schema version with its own before it starts.
 GRANT SELECT ON observ_schema_migrations TO observ_agent;

@@ -219,7 +219,7 @@ async function checkDatabase(url: string, dotenvFile: string, add: (s: CheckStat
                          WHEN to_regclass(t) IS NULL THEN false ELSE has_table_privilege(current_user, t, p) END AS ok
          FROM (VALUES ('vps_metrics', 'INSERT'), ('health_checks', 'INSERT'), ('log_entries', 'INSERT'), ('agent_events', 'INSERT'),
                       ('agent_checkpoints', 'SELECT'), ('observ_checkpoint_lock(text,text)', 'EXECUTE'),
-                      ('observ_checkpoint_save(text,text,bigint,jsonb,integer,text,timestamptz)', 'EXECUTE')) AS x(t, p)`);
+                      ('observ_checkpoint_save(text,text,bigint,jsonb,integer,text,timestamptz,jsonb)', 'EXECUTE')) AS x(t, p)`);
     const missing = r.rows.filter((row) => !row.ok).map((row) => `${row.p} on ${row.t}`);
     if (missing.length) add('fail', 'privileges', `role ${who} lacks ${missing.join(', ')}`, `as the schema owner: psql -f sql/roles.sql, then GRANT observ_agent TO ${who};`);
     else add('ok', 'privileges', `role ${who} can store batches and checkpoints`);

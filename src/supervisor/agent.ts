@@ -135,6 +135,7 @@ export class Agent {
       vpsName: c.vpsName,
       app: c.app,
       collectionInterval: c.collectionInterval,
+      healthChecks: c.healthChecks,
       flushIntervalMs: c.flushInterval * 1000,
       spoolDir: join(c.stateDir, 'spool'),
       spoolMaxBytes: c.spoolMaxBytes,

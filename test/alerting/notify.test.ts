@@ -244,3 +244,31 @@ test("a failing receiver's reply reaches the operator's log, never what dashboar
   assert.doesNotMatch(String(stored.rows[0].t), /down for the test/, 'not in the database either');
   assert.ok(logged.some((l) => l.includes('down for the test')), 'the operator sees the reply in the hub log');
 });
+
+test('a firing check taken out of the agent\'s health_checks is resolved once the agent stores its new list; an older agent\'s is held', async (t) => {
+  const db = await database(t);
+  const slack = await httpReceiver(t);
+  const hook = await httpReceiver(t);
+  const url = 'http://127.0.0.1:8000/health';
+  const runs = (list: string[] | null) => db.client.query(`UPDATE agent_checkpoints SET health_checks = $3::jsonb WHERE vps_name = $1 AND app_name = $2`,
+    ['vps-1', 'shop', list === null ? null : JSON.stringify(list.map((u) => ({ url: u, interval: 30, timeout: 10 })))]);
+  await agentSeen(db.client, 'vps-1', 'shop');
+  await runs([url]);
+  const { evaluations } = await start(t, db.url, config(channels(slack, hook) + healthRule));
+  await checks(db.client, 'vps-1', 'shop', url, [false, false, false]);
+  await eventually(async () => slack.received.length === 1, 'the firing notice');
+
+  // An agent that does not say what it runs (null): no result is no news, the alert stays open.
+  await runs(null);
+  await rounds(evaluations, 3);
+  assert.equal((await db.client.query(`SELECT status FROM alert_state WHERE rule_name = 'shop-health'`)).rows[0]!.status, 'firing');
+
+  // The agent now runs another URL only: the alert on the one it dropped is resolved, with a notice.
+  await runs(['http://127.0.0.1:8000/ready']);
+  await eventually(async () => slack.received.length === 2, 'the resolved notice');
+  assert.match(String(slack.received[1]!.json.text), /^\[RESOLVED\] shop-health on vps-1\/shop/);
+  const state = await db.client.query(`SELECT status, summary FROM alert_state WHERE rule_name = 'shop-health'`);
+  assert.deepEqual(state.rows, [{ status: 'resolved', summary: 'the agent no longer runs this check (removed from its health_checks)' }]);
+  await rounds(evaluations, 3);
+  assert.equal(slack.received.length, 2, 'resolved once');
+});

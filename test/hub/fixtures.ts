@@ -1,7 +1,7 @@
 // Shared test fixtures for the hub: rows stored the way agents store them (the writer's storeBatch),
 // and a hub started against a fresh test database.
 import type { TestContext } from 'node:test';
-import { storeBatch, type Batch } from '../../src/workers/writer/writer.js';
+import { storeBatch, type AgentHealthCheck, type Batch } from '../../src/workers/writer/writer.js';
 import type { LogRecord, MetricSample, ProbeResult } from '../../src/supervisor/messages.js';
 import type { PgClient } from '../../src/db/pg.js';
 import { startHub, type Hub, type HubOptions } from '../../src/hub/server.js';
@@ -27,12 +27,14 @@ export function logLine(timestamp: string, message: string, values: Partial<LogR
 const seqs = new Map<string, number>();
 
 /** Stores one batch for vps/app exactly as an agent's writer would (COPY, checkpoint, NOTIFY). */
-export async function store(client: PgClient, vps: string, app: string, parts: Partial<Pick<Batch, 'metrics' | 'probes' | 'logs'>>, collectionInterval = 60): Promise<void> {
+/** `healthChecks`: the checks the agent says it runs (stored with the checkpoint); none: an agent that does not say. */
+export async function store(client: PgClient, vps: string, app: string, parts: Partial<Pick<Batch, 'metrics' | 'probes' | 'logs'>>, collectionInterval = 60,
+  healthChecks?: AgentHealthCheck[]): Promise<void> {
   const key = `${client.database ?? ''}/${vps}/${app}`;
   const seq = (seqs.get(key) ?? 0) + 1;
   seqs.set(key, seq);
   await storeBatch(client, { seq, createdAt: new Date().toISOString(), metrics: parts.metrics ?? [], probes: parts.probes ?? [], logs: parts.logs ?? [], events: [], files: [] },
-    { vps, app, collectionInterval, startedAt: new Date().toISOString() });
+    { vps, app, collectionInterval, startedAt: new Date().toISOString(), healthChecks: healthChecks && JSON.stringify(healthChecks) });
 }
 
 export async function hubFor(t: TestContext, options: Partial<HubOptions> = {}): Promise<{ hub: Hub; db: TestDatabase }> {

@@ -71,3 +71,40 @@ test('a stale agent\'s checks turn unknown on the card and in the detail view, a
   await badge.and(detail.locator('[data-status=up]')).waitFor({ timeout: 10_000 });
   await detail.locator('[data-testid=check-silent]').waitFor({ state: 'detached', timeout: 10_000 });
 });
+
+test('a check the agent runs but has not reported for two of its intervals turns unknown, and one not yet run says it waits', { skip, timeout: 120_000 }, async (t: TestContext) => {
+  const { hub, db } = await hubFor(t, { uiDir: await builtUi(), liveTickMs: 1000, alerting: false });
+  const now = Date.now();
+  const at = (secondsAgo: number) => new Date(now - secondsAgo * 1000).toISOString();
+  const u = (path: string) => `http://127.0.0.1:8000${path}`;
+  // /late last reported 2 min ago though it runs every 30 s; /ok reported now; /new has not run yet.
+  await store(db.client, 'vps-eu-1', 'shop', { metrics: [sample(at(0))],
+    probes: [probe(at(120), { url: u('/late') }), probe(at(1), { url: u('/ok') })] }, 60,
+  [{ url: u('/late'), interval: 30, timeout: 10 }, { url: u('/new'), interval: 3600, timeout: 10 }, { url: u('/ok'), interval: 30, timeout: 10 }]);
+  const page = await newPage(t);
+  await page.goto(hub.url + '/#/');
+  const card = page.locator('[data-testid=fleet-card][data-key^="vps-eu-1"]');
+  await card.and(page.locator('[data-status=up]')).waitFor({ timeout: 10_000 });
+  const items = card.locator('.checks li');
+  const lines = await items.evaluateAll((lis) => lis.map((li) => ({ state: li.getAttribute('data-state'), text: li.textContent ?? '' })));
+  assert.deepEqual(lines.map((l) => l.state), ['unknown', 'waiting', 'ok']);
+  assert.match(lines[0]!.text, new RegExp(`^\\? no data since \\S.* — ${u('/late').replace(/[.]/g, '\\.')}$`));
+  assert.equal(lines[1]!.text, `? waiting for the first result — ${u('/new')}`);
+  assert.equal(lines[2]!.text, `✓ 200 12 ms — ${u('/ok')}`);
+  assert.match((await items.nth(0).getAttribute('title'))!, /checked every 30 s, the agent is reporting\) \(last result: up\)$/);
+  assert.deepEqual(await greenParts(page, items.nth(0)), [], 'the late check is not green');
+  assert.deepEqual(await greenParts(page, items.nth(1)), [], 'the waiting check is not green');
+  await screenshot(page, 'late-checks-card.png');
+
+  const detail = await newPage(t);
+  await detail.goto(`${hub.url}/#/vps/vps-eu-1/shop`);
+  const late = detail.locator('[data-testid=check-late]');
+  await late.waitFor({ timeout: 10_000 });
+  assert.equal(await late.count(), 1, 'only /late is late');
+  assert.match((await late.textContent())!, /^No results since .+, though it runs every 30 s: the agent is reporting, but not this check\.$/);
+  const articles = detail.locator('[data-testid=health-history] article.check h3');
+  await detail.waitForFunction(() => document.querySelectorAll('[data-testid=health-history] article.check').length === 3);
+  assert.deepEqual(await articles.allTextContents(), [u('/late'), u('/new'), u('/ok')], 'the check not yet run has its place');
+  assert.equal(await detail.locator('[data-testid=check-waiting]').textContent(), 'No result yet: the agent runs this check every 1 h.');
+  await screenshot(detail, 'late-checks-detail.png');
+});

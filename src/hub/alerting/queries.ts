@@ -34,6 +34,28 @@ async function latestRows<T extends object>(pool: PgPool, sql: string, params: u
 
 const interval = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))} seconds`;
 
+/**
+ * Whether the agent of checkpoint row `c` runs the check `url` now: always true for an agent that does not
+ * store its list of checks (before migration 110), whose checks count for a day after their last result.
+ */
+const RUNS_URL = (c: string, url: string) =>
+  `(${c}.health_checks IS NULL OR ${c}.health_checks @> jsonb_build_array(jsonb_build_object('url', ${url}::text)))`;
+
+/**
+ * Open alerts of a check rule on URLs their agent no longer runs (taken out of monitoring.yml): each is
+ * recovered. Without this its last failures would hold it open (no result is no news for a check), for
+ * good once they are older than a day.
+ */
+async function noLongerChecked(pool: PgPool, rule: AlertRule): Promise<Observation[]> {
+  const r = await pool.query<{ vps_name: string; app_name: string; subject: string }>(
+    `SELECT s.vps_name, s.app_name, s.subject
+       FROM alert_state s JOIN agent_checkpoints c ON c.vps_name = s.vps_name AND c.app_name = s.app_name
+      WHERE s.rule_name = $1 AND s.status <> 'resolved' AND c.health_checks IS NOT NULL AND NOT ${RUNS_URL('c', 's.subject')}`,
+    [rule.name]);
+  return r.rows.map((row) => ({ vps: row.vps_name, app: row.app_name, subject: row.subject, verdict: 'recover' as const, value: null,
+    summary: 'the agent no longer runs this check (removed from its health_checks)', observedAt: null }));
+}
+
 export async function observe(pool: PgPool, rule: AlertRule, now: number): Promise<Observation[]> {
   switch (rule.type) {
     case 'health_check': {
@@ -47,10 +69,11 @@ export async function observe(pool: PgPool, rule: AlertRule, now: number): Promi
                          SELECT x.vps_name, x.app_name, x.url, x.timestamp, x.success, x.status_code, x.error_message
                            FROM health_checks x
                           WHERE x.vps_name = c.vps_name AND x.app_name = c.app_name AND x.timestamp > now() - interval '1 day'
+                            AND ${RUNS_URL('c', 'x.url')}
                           ORDER BY x.timestamp DESC LIMIT $1) h) ranked
           WHERE rn <= $2`,
         [keep * URLS_PER_AGENT, keep]);
-      return judgeHealth(rule, rows);
+      return [...judgeHealth(rule, rows), ...await noLongerChecked(pool, rule)];
     }
     case 'metric':
       // A metric window holds few samples per agent: the default plan is right here.
@@ -79,11 +102,12 @@ export async function observe(pool: PgPool, rule: AlertRule, now: number): Promi
                  SELECT DISTINCT ON (x.url) x.url, x.cert_days_left, x.timestamp
                    FROM (SELECT y.url, y.cert_days_left, y.timestamp FROM health_checks y
                           WHERE y.vps_name = c.vps_name AND y.app_name = c.app_name AND y.timestamp > now() - interval '1 day'
+                            AND ${RUNS_URL('c', 'y.url')}
                           ORDER BY y.timestamp DESC LIMIT $1) x
                   WHERE x.cert_days_left IS NOT NULL
                   ORDER BY x.url, x.timestamp DESC) h`,
         [URLS_PER_AGENT * 2]);
-      return judgeCert(rule, rows);
+      return [...judgeCert(rule, rows), ...await noLongerChecked(pool, rule)];
     }
     case 'anomaly': {
       const r = await pool.query<AnomalyRow>(

@@ -8,8 +8,9 @@
 //   up       otherwise, once the agent sent metrics or checks;   unknown  nothing yet
 // Without alerting, `down` means the latest result of some check failed (the earlier rule).
 // The latest sample and each check's latest result come from fleet_latest_metrics / fleet_latest_checks
-// (migration 060, kept by the inserts), so the query reads O(agents) rows whatever the retention; a check
-// not seen for a day is left out, as before. Every part takes the vps/app filter, so the live feed's
+// (migration 060, kept by the inserts), so the query reads O(agents) rows whatever the retention. The
+// checks are those the agent runs now (stored with its checkpoint, migration 110), each with its latest
+// result or none yet; from an agent older than that, those with a result in the last day. Every part takes the vps/app filter, so the live feed's
 // one-agent refresh after each batch reads that agent's rows only.
 import type { PgPool } from '../../db/pg.js';
 import type { FleetAlert, FleetCheck, FleetRow, FleetStatus } from './types.js';
@@ -43,10 +44,21 @@ SELECT c.vps_name, c.app_name, date_part('epoch', c.updated_at) * 1000 AS update
  WHERE ${FILTER('c.')}
  ORDER BY c.vps_name, c.app_name`;
 
+// An agent that stores its list of checks with its checkpoint (migration 110) shows exactly those: with
+// their latest results, or none yet. An older agent's checks are those with a result in the last day.
 const CHECKS_SQL = `
-SELECT vps_name, app_name, url, success, status_code, response_time_ms, error_message, date_part('epoch', timestamp) * 1000 AS timestamp
-  FROM fleet_latest_checks
- WHERE timestamp > now() - interval '1 day' AND ${FILTER('')}
+SELECT c.vps_name, c.app_name, k.url, l.success, l.status_code, l.response_time_ms, l.error_message,
+       date_part('epoch', l.timestamp) * 1000 AS timestamp, k."interval" AS interval_s, k.timeout AS timeout_s
+  FROM agent_checkpoints c
+ CROSS JOIN LATERAL jsonb_to_recordset(c.health_checks) AS k(url text, "interval" integer, timeout integer)
+  LEFT JOIN fleet_latest_checks l ON l.vps_name = c.vps_name AND l.app_name = c.app_name AND l.url = k.url
+ WHERE c.health_checks IS NOT NULL AND ${FILTER('c.')}
+UNION ALL
+SELECT l.vps_name, l.app_name, l.url, l.success, l.status_code, l.response_time_ms, l.error_message,
+       date_part('epoch', l.timestamp) * 1000 AS timestamp, NULL::integer AS interval_s, NULL::integer AS timeout_s
+  FROM fleet_latest_checks l
+  LEFT JOIN agent_checkpoints c ON c.vps_name = l.vps_name AND c.app_name = l.app_name
+ WHERE c.health_checks IS NULL AND l.timestamp > now() - interval '1 day' AND ${FILTER('l.')}
  ORDER BY url`;
 
 const ALERTS_SQL = `
@@ -72,8 +84,8 @@ function groupByAgent<R extends { vps_name: string; app_name: string }, T>(rows:
 }
 
 interface CheckDbRow {
-  vps_name: string; app_name: string; url: string; success: boolean; status_code: number | null; response_time_ms: number | null;
-  error_message: string | null; timestamp: number;
+  vps_name: string; app_name: string; url: string; success: boolean | null; status_code: number | null; response_time_ms: number | null;
+  error_message: string | null; timestamp: number | null; interval_s: number | null; timeout_s: number | null;
 }
 interface AlertDbRow {
   vps_name: string; app_name: string; rule_name: string; rule_type: string; status: 'pending' | 'firing'; subject: string;
@@ -96,9 +108,9 @@ export function fleetStatus(row: Pick<FleetRow, 'stale' | 'alerts' | 'checks' | 
   if (fromAlerts) {
     if (firing('health_check')) return 'down';
     // A failed latest result is where the machine starts (a pending verdict): shown as pending, not down.
-    if (row.alerts.some((a) => a.type === 'health_check' && a.status === 'pending') || row.checks.some((c) => !c.success)) return 'pending';
-  } else if (row.checks.some((c) => !c.success)) return 'down';
-  return row.checks.length || row.metricsAt ? 'up' : 'unknown';
+    if (row.alerts.some((a) => a.type === 'health_check' && a.status === 'pending') || row.checks.some((c) => c.success === false)) return 'pending';
+  } else if (row.checks.some((c) => c.success === false)) return 'down';
+  return row.checks.some((c) => c.success !== null) || row.metricsAt ? 'up' : 'unknown';
 }
 
 /** No batch for more than 2 collection intervals + 15 s (the SQL's `stale`, for a row already read). */
@@ -114,7 +126,8 @@ export async function queryFleet(pool: PgPool, filter: { vps?: string; app?: str
     pool.query<AlertDbRow>(ALERTS_SQL, params),
   ]);
   const checksOf = groupByAgent(checks.rows, (c): FleetCheck => ({ url: c.url, success: c.success, statusCode: c.status_code,
-    responseTimeMs: c.response_time_ms, errorMessage: c.error_message, timestamp: iso(c.timestamp) }));
+    responseTimeMs: c.response_time_ms, errorMessage: c.error_message, timestamp: c.timestamp === null ? null : iso(c.timestamp),
+    intervalSeconds: c.interval_s, timeoutSeconds: c.timeout_s }));
   const alertsOf = groupByAgent(alerts.rows, (a): FleetAlert => ({ rule: a.rule_name, type: a.rule_type, status: a.status,
     subject: a.subject, severity: a.severity, since: a.since === null ? null : iso(a.since) }));
   return agents.rows.map((row) => {

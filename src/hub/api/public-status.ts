@@ -140,8 +140,8 @@ export async function queryPublicStatus(pool: PgPool, config: StatusPageConfig, 
       if (options.statusFromAlerts) {
         if (alerts.some((a) => a.status === 'firing')) return 'down';
         if (alerts.some((a) => a.status === 'pending')) return 'degraded';
-      } else if (r.checks.some((c) => wanted(c.url) && !c.success)) return 'down';
-      return r.checks.some((c) => wanted(c.url)) ? 'operational' : 'unknown';
+      } else if (r.checks.some((c) => wanted(c.url) && c.success === false)) return 'down';
+      return r.checks.some((c) => wanted(c.url) && c.success !== null) ? 'operational' : 'unknown';
     });
     const days = Array.from({ length: UPTIME_DAYS }, (_, i) => {
       let checks = 0;

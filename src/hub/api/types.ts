@@ -7,11 +7,15 @@
 
 export interface FleetCheck {
   url: string;
-  success: boolean;
+  /** The latest result; null (with timestamp null) for a check the agent runs that has no result yet. */
+  success: boolean | null;
   statusCode: number | null;
   responseTimeMs: number | null;
   errorMessage: string | null;
-  timestamp: string;
+  timestamp: string | null;
+  /** The agent's interval and timeout for this check (s); null from agents that do not store their checks. */
+  intervalSeconds: number | null;
+  timeoutSeconds: number | null;
 }
 
 /** The app's own processes in the latest sample (null from agents that do not measure them). */

@@ -65,6 +65,11 @@ export interface WriterOptions {
   vpsName: string;
   app: string;
   collectionInterval: number;
+  /**
+   * The health checks this agent runs (seconds), stored with every checkpoint: the hub shows these and
+   * no others on the fleet overview (migration 110).
+   */
+  healthChecks?: readonly AgentHealthCheck[];
   flushIntervalMs: number;
   /** Directory of the spool (under the agent's state dir). */
   spoolDir: string;
@@ -286,11 +291,16 @@ export async function readCheckpoint(client: PgClient, vps: string, app: string)
   return { seq: Number(r.rows[0]!.batch_seq), files: r.rows[0]!.files ?? [] };
 }
 
+/** One health check as the hub sees it in agent_checkpoints.health_checks (seconds). */
+export interface AgentHealthCheck { url: string; interval: number; timeout: number }
+
 export interface StoreIdentity {
   vps: string;
   app: string;
   collectionInterval: number;
   startedAt: string;
+  /** JSON of the agent's health checks; undefined against a schema before migration 110 (the 7-argument save). */
+  healthChecks?: string;
   /** Highest seq this agent has issued; a checkpoint above it (and above the clock in µs) is not its own. */
   seqCeiling?: number;
   /**
@@ -324,6 +334,15 @@ export function isCheckpointAhead(committedSeq: number, seqCeiling = 0): boolean
 /** 42703 undefined_column on one of the app columns: a schema from before migration 050. */
 function isMissingAppColumn(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === '42703' && /"app_[a-z_]+"/.test((err as Error).message ?? '');
+}
+
+/**
+ * The database has no 8-argument observ_checkpoint_save (42883: before migration 110), or this login may
+ * not call it (42501: sql/roles.sql not run again since), while the 7-argument one still works.
+ */
+function isMissingCheckListSave(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (code === '42883' || code === '42501') && /observ_checkpoint_save/.test((err as Error).message ?? '');
 }
 
 /** SQLSTATE classes that mean "this data", not "this connection": retrying the same rows cannot help. */
@@ -383,8 +402,13 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
       await client.query(`INSERT INTO agent_events (timestamp, vps_name, app_name, kind, detail) VALUES (now(), $1, $2, 'rows_rejected', $3::jsonb)`,
         [who.vps, who.app, JSON.stringify({ seq, rejected, firstError: firstError.replace(/\u0000/g, '') })]);
     }
-    await client.query('SELECT observ_checkpoint_save($1, $2, $3, $4::jsonb, $5, $6, $7)',
-      [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt]);
+    if (who.healthChecks === undefined) {
+      await client.query('SELECT observ_checkpoint_save($1, $2, $3, $4::jsonb, $5, $6, $7)',
+        [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt]);
+    } else {
+      await client.query('SELECT observ_checkpoint_save($1, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb)',
+        [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt, who.healthChecks]);
+    }
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
@@ -442,6 +466,7 @@ export class Writer {
   private prepared = false;
   /** Set when vps_metrics lacks the app columns (an agent upgraded before the database); reset on every new connection. */
   private schemaLacksAppColumns = false;
+  private schemaLacksCheckList = false;
   private metrics: MetricSample[] = [];
   private probes: ProbeResult[] = [];
   /**
@@ -473,6 +498,8 @@ export class Writer {
   private paused: { since: number } | null = null;
   private partitionDay = '';
   private readonly startedAt = new Date().toISOString();
+  /** The agent's health checks as stored with each checkpoint (the same text every batch). */
+  private readonly healthChecksJson: string;
   readonly stats: WriterStats = { batchesSpooled: 0, batchesCommitted: 0, batchesDuplicate: 0, rowsCommitted: 0, rowsRejected: 0,
     flushErrors: 0, metricsThinned: 0, probesThinned: 0, logLinesDropped: 0, eventsDropped: 0, spoolCorruptBytes: 0 };
 
@@ -491,6 +518,7 @@ export class Writer {
       ...options,
       maxBatchBytes: Math.max(16 * 1024, Math.min(options.maxBatchBytes ?? 512 * 1024, Math.floor(options.spoolMaxBytes / 8))),
     };
+    this.healthChecksJson = JSON.stringify((options.healthChecks ?? []).map((c) => ({ url: c.url, interval: c.interval, timeout: c.timeout })));
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>): void {
@@ -853,24 +881,37 @@ export class Writer {
   }
 
   private async storeWithDeadline(client: PgClient, record: SpoolRawRecord): Promise<StoreOutcome> {
-    const who = { vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval, startedAt: this.startedAt,
-      seqCeiling: this.seqCeiling(), statementTimeoutMs: this.statementTimeoutMs };
+    const who = (): StoreIdentity => ({ vps: this.o.vpsName, app: this.o.app, collectionInterval: this.o.collectionInterval,
+      startedAt: this.startedAt, seqCeiling: this.seqCeiling(), statementTimeoutMs: this.statementTimeoutMs,
+      healthChecks: this.schemaLacksCheckList ? undefined : this.healthChecksJson });
     const run = async (): Promise<StoreOutcome> => {
       await this.ensurePartitions(client);
-      const withoutAppColumns = this.schemaLacksAppColumns;
-      try {
-        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { withoutAppColumns });
-      } catch (err) {
-        if (isMissingAppColumn(err) && !withoutAppColumns) {
-          // The agent was upgraded before the database: the host's figures are stored, the app's are
-          // dropped until the migration runs (checked again on every new connection).
-          this.schemaLacksAppColumns = true;
-          this.log('warn', 'the database has no app_* columns in vps_metrics (migration 050): the app\'s own figures are dropped until `observ db migrate` runs', { error: (err as Error).message });
-          return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { withoutAppColumns: true });
+      let rowByRow = false;
+      // Each way out below is taken at most once, so this ends after four attempts at most.
+      for (;;) {
+        const withoutAppColumns = this.schemaLacksAppColumns;
+        try {
+          return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who(), { withoutAppColumns, rowByRow });
+        } catch (err) {
+          if (isMissingCheckListSave(err) && !this.schemaLacksCheckList) {
+            // The agent was upgraded before the database (or before its roles): everything is stored as
+            // before, and the hub goes on showing this agent's checks of the last day until the migration
+            // runs (checked again on every new connection).
+            this.schemaLacksCheckList = true;
+            this.log('warn', 'the database cannot store this agent\'s list of health checks (migration 110, or sql/roles.sql not run again since it): the hub shows the checks of its last day until `observ db migrate` and sql/roles.sql run', { error: (err as Error).message });
+            continue;
+          }
+          if (isMissingAppColumn(err) && !withoutAppColumns) {
+            // The agent was upgraded before the database: the host's figures are stored, the app's are
+            // dropped until the migration runs (checked again on every new connection).
+            this.schemaLacksAppColumns = true;
+            this.log('warn', 'the database has no app_* columns in vps_metrics (migration 050): the app\'s own figures are dropped until `observ db migrate` runs', { error: (err as Error).message });
+            continue;
+          }
+          if (!isDataError(err) || rowByRow) throw err;
+          this.log('warn', 'the database refused a batch; storing it row by row to isolate the bad rows', { seq: record.header.seq, error: (err as Error).message });
+          rowByRow = true;
         }
-        if (!isDataError(err)) throw err;
-        this.log('warn', 'the database refused a batch; storing it row by row to isolate the bad rows', { seq: record.header.seq, error: (err as Error).message });
-        return await storeEncoded(client, record.header.seq, record.header.files, record.sections, who, { rowByRow: true, withoutAppColumns });
       }
     };
     let timer: NodeJS.Timeout | undefined;
@@ -904,6 +945,7 @@ export class Writer {
   private async connection(): Promise<PgClient> {
     if (this.client) return this.client;
     this.schemaLacksAppColumns = false;
+    this.schemaLacksCheckList = false;
     let client: PgClient;
     try {
       client = await connect(this.o.postgresUrl, {

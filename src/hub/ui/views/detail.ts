@@ -12,9 +12,9 @@ import { ApiError, getJson } from '../api.js';
 import { live } from '../live.js';
 import { chart, fit, onGrid, type Band, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
 import { barStrip, dayBars, uptimeList } from '../bars.js';
-import { formatTime, formatDuration } from '../time.js';
+import { formatTime, formatDuration, now } from '../time.js';
 import { onThemeChange } from '../theme.js';
-import { STATUS_TEXT, isSilent, noDataSince, statusTitle } from './fleet.js';
+import { STATUS_TEXT, isCheckLate, isSilent, noDataSince, statusTitle } from './fleet.js';
 import type { AlertEvent, AnomalyEpisode, CheckUptime, Deployment, DeploymentsResult, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
 import { appHeader } from './app-block.js';
 import { bytesRate, count, loadAvg, megabytes, millis, percent, percent1 } from '../units.js';
@@ -191,7 +191,9 @@ export const detailView: View = (main, route) => {
 
   const renderHealth = (h: HealthResult, uptime: CheckUptime[], group: ChartGroup, row: FleetRow) => {
     health.replaceChildren();
-    const urls = [...new Set([...uptime.filter((u) => u.vps === vps).map((u) => u.url), ...h.urls.map((u) => u.url)])].sort();
+    // What the range holds, and every check the agent runs now (one added since has no results yet).
+    const runs = row.checks.filter((c) => c.intervalSeconds !== null).map((c) => c.url);
+    const urls = [...new Set([...uptime.filter((u) => u.vps === vps).map((u) => u.url), ...h.urls.map((u) => u.url), ...runs])].sort();
     if (!urls.length) health.append(stateBox('empty', 'No health checks for this app.', 'Add health_checks to the app’s monitoring.yml to see uptime here.'));
     for (const url of urls) {
       const u = h.urls.find((x) => x.url === url);
@@ -202,12 +204,19 @@ export const detailView: View = (main, route) => {
         up.recent.map((r) => ({ state: r.ok ? 'ok' : 'fail', title: `${formatTime(r.t)}: ${r.ok ? `up, ${fmt(r.ms, 0, ' ms')}` : 'failed'}` })), 'heartbeat') : null;
       const days = up ? dayBars(up.days.map((d) => ({ day: d.day, uptime: d.checks ? 100 * (1 - d.failures / d.checks) : null }))) : null;
       // A silent agent's newest results are history: say so above the (green) bars, which end there.
-      const last = row.checks.find((c) => c.url === url)?.timestamp ?? row.lastSeen;
+      const current = row.checks.find((c) => c.url === url);
+      const last = current?.timestamp ?? row.lastSeen;
+      const late = !isSilent(row) && current !== undefined && isCheckLate(current, now());
       health.append(el('article', { class: 'check' },
         el('h3', {}, text(url)),
         isSilent(row) ? el('p', { class: 'check-silent', 'data-testid': 'check-silent', title: noDataSince(last) },
           `No results since ${formatTime(last)}: the agent is silent, so this is its history, not the current state.`) : null,
-        u ? el('p', { class: 'muted', 'data-testid': 'uptime' }, `In this range: uptime ${fmt(u.uptimePercent, 2, '%')} (${u.failures} of ${u.checks} failed)`) : el('p', { class: 'muted' }, 'No checks in this range.'),
+        late ? el('p', { class: 'check-silent', 'data-testid': 'check-late', title: noDataSince(last) },
+          `No results since ${formatTime(last)}, though it runs every ${formatDuration(current.intervalSeconds ?? 0)}: the agent is reporting, but not this check.`) : null,
+        u ? el('p', { class: 'muted', 'data-testid': 'uptime' }, `In this range: uptime ${fmt(u.uptimePercent, 2, '%')} (${u.failures} of ${u.checks} failed)`)
+          : current && current.timestamp === null && current.intervalSeconds !== null
+            ? el('p', { class: 'muted', 'data-testid': 'check-waiting' }, `No result yet: the agent runs this check every ${formatDuration(current.intervalSeconds)}.`)
+            : el('p', { class: 'muted' }, 'No checks in this range.'),
         figures, beats ? el('div', { class: 'strip-label' }, 'Heartbeat (newest right)') : null, beats,
         days ? el('div', { class: 'strip-label' }, '90 days (UTC days, newest right)') : null, days, u ? box : null));
       if (u) {

@@ -32,12 +32,30 @@ export const noDataSince = (iso: string) => `no data since ${formatTime(iso)}`;
 /** The status badge's tooltip: what the status means, and since when a silent agent has sent nothing. */
 export const statusTitle = (r: FleetRow) => (isSilent(r) ? `${STATUS_HELP.stale}: ${noDataSince(r.lastSeen)}` : STATUS_HELP[r.status]);
 
-/** One health check on a card: its latest result, or, from a silent agent, unknown (grey, "?"). */
+/**
+ * A check the agent runs whose latest result is older than two of its intervals plus its timeout and
+ * 15 s (the agent's own slack): the prober is not reporting it, so that result is history.
+ */
+export function isCheckLate(c: FleetCheck, nowMs: number): boolean {
+  if (c.intervalSeconds === null || c.timestamp === null) return false;
+  return nowMs - Date.parse(c.timestamp) > (2 * c.intervalSeconds + (c.timeoutSeconds ?? 0) + 15) * 1000;
+}
+
+/**
+ * One health check on a card: its latest result; unknown (grey, "?") when the agent is silent or the
+ * check itself has not reported for two of its intervals; waiting when it has no result yet.
+ */
 function checkItem(r: FleetRow, c: FleetCheck): HTMLElement {
   const alert = r.alerts.find((a) => a.type === 'health_check' && a.subject === c.url);
+  if (c.timestamp === null || c.success === null) {
+    const every = c.intervalSeconds === null ? '' : `, every ${formatDuration(c.intervalSeconds)}`;
+    return el('li', { class: 'unknown', 'data-state': 'waiting', title: `${c.url} — no result yet${every}` },
+      text(`? waiting for the first result — ${c.url}`));
+  }
   const what = c.success ? `✓ ${c.statusCode ?? ''} ${fmt(c.responseTimeMs, 0, ' ms')}` : `✗ ${c.errorMessage ?? 'failed'}`;
-  if (isSilent(r)) {
-    return el('li', { class: 'unknown', 'data-state': 'unknown', title: `${c.url} — ${noDataSince(c.timestamp)} (last result: ${c.success ? 'up' : 'failed'})` },
+  if (isSilent(r) || isCheckLate(c, now())) {
+    const why = isSilent(r) ? '' : ` (checked every ${formatDuration(c.intervalSeconds ?? 0)}, the agent is reporting)`;
+    return el('li', { class: 'unknown', 'data-state': 'unknown', title: `${c.url} — ${noDataSince(c.timestamp)}${why} (last result: ${c.success ? 'up' : 'failed'})` },
       text(`? ${noDataSince(c.timestamp)} — ${c.url}`));
   }
   const state = alert?.status === 'firing' ? 'fail' : alert?.status === 'pending' || !c.success ? 'warn' : 'ok';
