@@ -56,8 +56,8 @@ test('two apps on one VPS: each card shows its own processes apart from the shar
   await page.goto(hub.url + '/');
   const card = (app: string) => page.locator('[data-testid=fleet-card]').filter({ has: page.locator('a.app', { hasText: new RegExp(`^${app}$`) }) });
   await card('shop').locator('[data-testid=app-metrics]').waitFor({ timeout: 10_000 });
-  assert.equal(await card('shop').locator('[data-testid=app-metrics]').textContent(), 'appCPU 7.0 % · RSS 149 MB · 14 threads · 41 open files · 1 restart');
-  assert.equal(await card('billing').locator('[data-testid=app-metrics]').textContent(), 'appCPU 0.4 % · RSS 64 MB · 7 threads · 0 restarts');
+  assert.equal(await card('shop').locator('[data-testid=app-metrics]').textContent(), 'appCPU 7.0% · RSS 149 MB · 14 threads · 41 open files · 1 restart');
+  assert.equal(await card('billing').locator('[data-testid=app-metrics]').textContent(), 'appCPU 0.4% · RSS 64 MB · 7 threads · 0 restarts');
   // The host line is the same on both cards, and labelled as the host's.
   for (const app of ['shop', 'billing']) {
     assert.equal(await card(app).locator('[data-scope=host]').textContent(), 'hostvps-eu-1');

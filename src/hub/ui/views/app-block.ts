@@ -12,11 +12,11 @@ export function describeSource(source: string): string {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** "CPU 3.1 % · RSS 120 MB · 14 threads · 2 restarts" (or why there is nothing to show). */
+/** "CPU 3.1% · RSS 120 MB · 14 threads · 2 restarts" (or why there is nothing to show). */
 export function appSummary(a: FleetApp | null | undefined): string {
   if (!a) return 'not measured by this agent';
   if (a.processes === 0) return `not running (${describeSource(a.source)})`;
-  const parts = [`CPU ${fmt(a.cpuPercent, 1, ' %')}`, `RSS ${fmt(a.rssMb, 0, ' MB')}`];
+  const parts = [`CPU ${fmt(a.cpuPercent, 1, '%')}`, `RSS ${fmt(a.rssMb, 0, ' MB')}`];
   if (a.threads !== null) parts.push(plural(a.threads, 'thread'));
   if (a.openFiles !== null) parts.push(`${a.openFiles} open files`);
   parts.push(plural(a.restarts24h, 'restart'));
