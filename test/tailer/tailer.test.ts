@@ -4,6 +4,7 @@ import { appendFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, sta
 import { join } from 'node:path';
 import { agentConfig, delivery, LineWriter, numberedLine, scratchDir, sleep, startTailer, tailing, waitFor } from './harness.js';
 import { createTailerWith } from '../../src/workers/tailer/tailer.js';
+import { FdHandle } from '../../src/workers/fs-async.js';
 
 function assertCheckpointsOnLineBoundaries(file: string, offsets: number[]): void {
   const content = readFileSync(file);
@@ -113,6 +114,38 @@ test('PAUSE_TAILING stops reading and RESUME_TAILING resumes it', async (t) => {
   run.tailer.handle({ type: 'RESUME_TAILING' });
   await waitFor(() => run.records().length >= 10);
   assert.deepEqual(delivery(run.records(), 10), { received: 10, duplicates: [], outOfOrder: 0, missing: [] });
+});
+
+test('a read in flight when PAUSE_TAILING arrives hands over nothing: lines appended meanwhile wait for RESUME_TAILING, once', async (t) => {
+  const dir = scratchDir(t);
+  const file = join(dir, 'app.log');
+  const writer = new LineWriter(file);
+  t.after(() => writer.close());
+  writer.write(5);
+  const run = await tailing(t, [file]);
+  await waitFor(() => run.records().length >= 5);
+  // The race, made certain: the pause and an append land after the tailer has decided to read and
+  // before the read runs (as when the read waits in libuv's pool on a busy machine).
+  const original = FdHandle.prototype.read;
+  const next = statSync(file).size; // where the next line starts (other reads check the file's head)
+  let armed = true;
+  FdHandle.prototype.read = function (this: FdHandle, ...args: Parameters<FdHandle['read']>) {
+    if (armed && args[3] === next) {
+      armed = false;
+      run.tailer.handle({ type: 'PAUSE_TAILING', reason: 'spool full' });
+      writer.write(5);
+    }
+    return original.apply(this, args);
+  };
+  t.after(() => { FdHandle.prototype.read = original; });
+  writer.write(1); // what makes the tailer read
+  await waitFor(() => !armed, 3000, 'the read');
+  await sleep(300);
+  assert.equal(run.records().length, 5, 'nothing read after the pause is handed over');
+  run.tailer.handle({ type: 'RESUME_TAILING' });
+  await waitFor(() => run.records().length >= 11);
+  await sleep(100);
+  assert.deepEqual(delivery(run.records(), 11), { received: 11, duplicates: [], outOfOrder: 0, missing: [] });
 });
 
 test('stop() hands over the batch in hand, resolves, and is idempotent; STOP answers STOPPED', async (t) => {
