@@ -342,7 +342,9 @@ function isMissingAppColumn(err: unknown): boolean {
  */
 function isMissingCheckListSave(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return (code === '42883' || code === '42501') && /observ_checkpoint_save/.test((err as Error).message ?? '');
+  const message = (err as Error | null)?.message ?? '';
+  return (code === '42883' && /function observ_checkpoint_save\(/.test(message))
+    || (code === '42501' && /^permission denied for function observ_checkpoint_save\b/.test(message));
 }
 
 /** SQLSTATE classes that mean "this data", not "this connection": retrying the same rows cannot help. */
