@@ -12,7 +12,7 @@ import { ApiError, getJson } from '../api.js';
 import { live } from '../live.js';
 import { chart, fit, onGrid, type Band, type ChartGroup, type ChartSpec, type Marker } from '../charts.js';
 import { barStrip, dayBars, uptimeList } from '../bars.js';
-import { formatTime, formatDuration, now } from '../time.js';
+import { formatTime, formatDuration } from '../time.js';
 import { onThemeChange } from '../theme.js';
 import { STATUS_TEXT, isCheckLate, isSilent, noDataSince, statusTitle } from './fleet.js';
 import type { AlertEvent, AnomalyEpisode, CheckUptime, Deployment, DeploymentsResult, FleetRow, HealthResult, MetricsResult, Series } from '../types.js';
@@ -206,7 +206,7 @@ export const detailView: View = (main, route) => {
       // A silent agent's newest results are history: say so above the (green) bars, which end there.
       const current = row.checks.find((c) => c.url === url);
       const last = current?.timestamp ?? row.lastSeen;
-      const late = !isSilent(row) && current !== undefined && isCheckLate(current, now());
+      const late = !isSilent(row) && current !== undefined && isCheckLate(current, row.lastSeen);
       health.append(el('article', { class: 'check' },
         el('h3', {}, text(url)),
         isSilent(row) ? el('p', { class: 'check-silent', 'data-testid': 'check-silent', title: noDataSince(last) },

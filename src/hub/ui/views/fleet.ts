@@ -33,12 +33,14 @@ export const noDataSince = (iso: string) => `no data since ${formatTime(iso)}`;
 export const statusTitle = (r: FleetRow) => (isSilent(r) ? `${STATUS_HELP.stale}: ${noDataSince(r.lastSeen)}` : STATUS_HELP[r.status]);
 
 /**
- * A check the agent runs whose latest result is older than two of its intervals plus its timeout and
- * 15 s (the agent's own slack): the prober is not reporting it, so that result is history.
+ * A check the agent runs whose latest result was already older than two of its intervals plus its
+ * timeout and 15 s when the agent's latest batch arrived: the prober is not reporting it, so that result
+ * is history. Measured from that batch, not from now, so a long flush_interval never makes a check look
+ * late, and a silent agent is told by its own staleness.
  */
-export function isCheckLate(c: FleetCheck, nowMs: number): boolean {
+export function isCheckLate(c: FleetCheck, lastSeen: string): boolean {
   if (c.intervalSeconds === null || c.timestamp === null) return false;
-  return nowMs - Date.parse(c.timestamp) > (2 * c.intervalSeconds + (c.timeoutSeconds ?? 0) + 15) * 1000;
+  return Date.parse(lastSeen) - Date.parse(c.timestamp) > (2 * c.intervalSeconds + (c.timeoutSeconds ?? 0) + 15) * 1000;
 }
 
 /**
@@ -53,7 +55,7 @@ function checkItem(r: FleetRow, c: FleetCheck): HTMLElement {
       text(`? waiting for the first result — ${c.url}`));
   }
   const what = c.success ? `✓ ${c.statusCode ?? ''} ${fmt(c.responseTimeMs, 0, ' ms')}` : `✗ ${c.errorMessage ?? 'failed'}`;
-  if (isSilent(r) || isCheckLate(c, now())) {
+  if (isSilent(r) || isCheckLate(c, r.lastSeen)) {
     const why = isSilent(r) ? '' : ` (checked every ${formatDuration(c.intervalSeconds ?? 0)}, the agent is reporting)`;
     return el('li', { class: 'unknown', 'data-state': 'unknown', title: `${c.url} — ${noDataSince(c.timestamp)}${why} (last result: ${c.success ? 'up' : 'failed'})` },
       text(`? ${noDataSince(c.timestamp)} — ${c.url}`));
