@@ -6,7 +6,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { ConfigError, ObservError } from '../errors.js';
-import { deepFreeze, parseYamlConfig, type PathSeg, type YamlConfigDocument } from '../yaml-config.js';
+import { deepFreeze, parseYamlConfig, pathString, type PathSeg, type YamlConfigDocument } from '../yaml-config.js';
 
 export type Placement = 'isolated' | 'compact';
 
@@ -190,7 +190,7 @@ export function parseAgentConfig(text: string, ctx: ParseContext): AgentConfig {
   return parseYamlConfig(text, ctx.file, { warn: ctx.warn }, (doc) => build(doc, ctx));
 }
 
-function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConfigDocument, ctx: ParseContext): AgentConfig {
+function build({ root, issues, fail, warnUnknown, lineOf, expand: expandVars }: YamlConfigDocument, ctx: ParseContext): AgentConfig {
   if (root === null || root === undefined || typeof root !== 'object' || Array.isArray(root)) {
     issues.push({ file: ctx.file, line: 1, path: 'monitoring', message: 'is required (the file must be a mapping with a monitoring: section)' });
     throw new ConfigError(issues);
@@ -241,7 +241,16 @@ function build({ root, issues, fail, warnUnknown, expand: expandVars }: YamlConf
   }
 
   const collectionInterval = int(m, 'collection_interval', base, DEFAULTS.collectionInterval, DEFAULTS.minCollectionInterval, 86400);
-  const flushInterval = int(m, 'flush_interval', base, DEFAULTS.flushInterval, 1, 3600);
+  let flushInterval = int(m, 'flush_interval', base, DEFAULTS.flushInterval, 1, 3600);
+  if (flushInterval > collectionInterval) {
+    // The hub expects a batch at least every collection interval: it shows an agent as stale after
+    // 2 × collection_interval + 15 s without one, and agent-silent fires after 3 ×. Longer batches
+    // would make a healthy agent flap between stale and up, and page someone each time.
+    const at = [...base, 'flush_interval'];
+    ctx.warn(`${ctx.file}:${lineOf(at) ?? '?'} ${pathString(at)} (${flushInterval} s) is longer than collection_interval ` +
+      `(${collectionInterval} s): the hub would see this agent as silent between batches; batches are written every ${collectionInterval} s instead`);
+    flushInterval = collectionInterval;
+  }
   const maxLineBytes = int(m, 'max_line_bytes', base, DEFAULTS.maxLineBytes, 1024, 16 * 1024 * 1024);
   const multiline = parseMultiline(m.multiline, [...base, 'multiline'], int, fail, warnUnknown);
   const spoolMaxBytes = int(m, 'spool_max_mb', base, DEFAULTS.spoolMaxMb, 1, 1024 * 1024) * 1024 * 1024;

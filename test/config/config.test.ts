@@ -131,6 +131,20 @@ test('unknown keys are warned about with their line, not fatal', () => {
   assert.match(warnings[0]!, /config\.yml:3 monitoring\.colection_interval is not a known setting/);
 });
 
+test('a flush_interval longer than collection_interval is warned about with its line and brought down to it', () => {
+  const { file } = deployment('monitoring:\n  postgres_url: postgresql://u:p@h/db\n  collection_interval: 10\n  flush_interval: 60\n');
+  const warnings: string[] = [];
+  const config = loadAgentConfig({ app: 'my-app', configFile: file, env: {}, warn: (m) => warnings.push(m) });
+  assert.equal(config.flushInterval, 10);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /config\.yml:4 monitoring\.flush_interval \(60 s\) is longer than collection_interval \(10 s\): the hub would see this agent as silent between batches/);
+
+  const { file: fine } = deployment('monitoring:\n  postgres_url: postgresql://u:p@h/db\n  collection_interval: 30\n  flush_interval: 30\n');
+  const none: string[] = [];
+  assert.equal(loadAgentConfig({ app: 'my-app', configFile: fine, env: {}, warn: (m) => none.push(m) }).flushInterval, 30);
+  assert.deepEqual(none, []);
+});
+
 test('probe options are validated: status ranges and classes, /regex/ bodies, methods', () => {
   const { file } = deployment(`monitoring:
   postgres_url: postgresql://u:p@h/db

@@ -11,7 +11,7 @@ const STEPS = ['shutdown 1/4: stopping sources', 'shutdown 2/4: sources stopped;
 for (const placement of ['isolated', 'compact'] as const) {
   test(`${placement}: SIGTERM runs the shutdown steps in order and every message sent before STOPPED is committed`, async (t) => {
     const db = await testDatabase(t);
-    const files = agentFiles(t, { postgres_url: db.url, placement, flush_interval: 60 });
+    const files = agentFiles(t, { postgres_url: db.url, placement, collection_interval: 60, flush_interval: 60 });
     const agent = spawnFixtureAgent(t, files, 'counter');
     await agent.waitFor(message('collectors ready'), 'READY');
     await new Promise((r) => setTimeout(r, 300));
@@ -31,7 +31,7 @@ for (const placement of ['isolated', 'compact'] as const) {
 for (const placement of ['isolated', 'compact'] as const) {
   test(`${placement}: a collector that does not stop in time is forced, and what it sent is still committed within the deadline`, async (t) => {
     const db = await testDatabase(t);
-    const files = agentFiles(t, { postgres_url: db.url, placement, flush_interval: 60 });
+    const files = agentFiles(t, { postgres_url: db.url, placement, collection_interval: 60, flush_interval: 60 });
     const agent = spawnFixtureAgent(t, files, 'slow-stop', {}, 2000);
     await agent.waitFor(message('collectors ready'), 'READY');
     await new Promise((r) => setTimeout(r, 300));
