@@ -13,9 +13,10 @@
 // the lowest it was seen, when V8 collected by itself). A full collection of a heap this size takes
 // 3-8 ms. With a 1 MB step, busy RSS max 64.1 → 59.4 MB on Node 24 and 60.9 → 57.9 on 22, catch-up
 // of 100 MB 70.8 → 62.9 / 66.0 → 61.7 (with the 512 KiB batches of writer.ts); busy CPU 3.6 → 4.2 %
-// (one 90 s run each; a 2 MB step held busy at 60.8 / 59.6 for 3.6 / 3.7 %). It needs `gc`, which `--expose-gc` (AGENT_NODE_FLAGS) provides; without it the guard
-// does nothing and V8's own limits apply. It runs in every isolate that does the agent's work (the
-// main thread, and the collectors' thread when `placement: isolated`).
+// (one 90 s run each; a 2 MB step held busy at 60.8 / 59.6 for 3.6 / 3.7 %). It needs `gc`, which
+// `--expose-gc` (AGENT_NODE_FLAGS) provides; without it the guard does nothing and V8's own limits apply.
+// It runs in every isolate that does the agent's work (the main thread, and the collectors' thread
+// when `placement: isolated`).
 
 export interface HeapGuardOptions {
   /** Growth of the used heap over the last known live size that triggers a full collection. */

@@ -10,8 +10,9 @@
 // The latest sample and each check's latest result come from fleet_latest_metrics / fleet_latest_checks
 // (migration 060, kept by the inserts), so the query reads O(agents) rows whatever the retention. The
 // checks are those the agent runs now (stored with its checkpoint, migration 110), each with its latest
-// result or none yet; from an agent older than that, those with a result in the last day. Every part takes the vps/app filter, so the live feed's
-// one-agent refresh after each batch reads that agent's rows only.
+// result or none yet; from an agent older than that, those with a result in the last day. Every part
+// takes the vps/app filter, so the live feed's one-agent refresh after each batch reads that agent's
+// rows only.
 import type { PgPool } from '../../db/pg.js';
 import type { FleetAlert, FleetCheck, FleetRow, FleetStatus } from './types.js';
 

@@ -404,13 +404,10 @@ export async function storeEncoded(client: PgClient, seq: number, files: FileChe
       await client.query(`INSERT INTO agent_events (timestamp, vps_name, app_name, kind, detail) VALUES (now(), $1, $2, 'rows_rejected', $3::jsonb)`,
         [who.vps, who.app, JSON.stringify({ seq, rejected, firstError: firstError.replace(/\u0000/g, '') })]);
     }
-    if (who.healthChecks === undefined) {
-      await client.query('SELECT observ_checkpoint_save($1, $2, $3, $4::jsonb, $5, $6, $7)',
-        [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt]);
-    } else {
-      await client.query('SELECT observ_checkpoint_save($1, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb)',
-        [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt, who.healthChecks]);
-    }
+    // With the agent's checks (migration 110), or without them against an older schema.
+    const checks = who.healthChecks === undefined ? [] : [who.healthChecks];
+    await client.query(`SELECT observ_checkpoint_save($1, $2, $3, $4::jsonb, $5, $6, $7${checks.length ? ', $8::jsonb' : ''})`,
+      [who.vps, who.app, seq, JSON.stringify(files), who.collectionInterval, AGENT_VERSION, who.startedAt, ...checks]);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
